@@ -1,0 +1,104 @@
+"""``ragtune search`` and ``ragtune ask``."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import click
+
+from ragtune.cli.common import emit_json, json_option, kb_option, open_kb, parse_filters
+from ragtune.search.retriever import MODES
+
+_mode = click.option("--mode", type=click.Choice(MODES), default=None, help="Retrieval mode (default: hybrid).")
+_at = click.option("--at", "at", type=int, default=None, help="Query the KB as of version V (default: latest).")
+_filter = click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only documents whose field matches (doc_id, source, title, format or metadata; globs allowed).",
+)
+
+
+@click.command()
+@click.argument("query")
+@click.option("--k", "k", type=int, default=10, show_default=True, help="Passages to return.")
+@_mode
+@_at
+@_filter
+@json_option
+@kb_option
+def search(
+    query: str, k: int, mode: str | None, at: int | None, filters: tuple[str, ...], as_json: bool, kb_path: Path | None
+) -> None:
+    """Rank passages for QUERY (hybrid keyword + vector search by default)."""
+    kb = open_kb(kb_path)
+    version = kb.store.check_version(at)
+    passages = kb.search(query, k=k, mode=mode, at=version, filters=parse_filters(filters))
+    if as_json:
+        emit_json(
+            {
+                "version": version,
+                "results": [
+                    {key: p.as_dict()[key] for key in ("rank", "doc_id", "chunk_id", "score", "source", "text")}
+                    for p in passages
+                ],
+            }
+        )
+        return
+    if not passages:
+        click.echo(f"No results (version {version}).")
+        return
+    click.secho(f"{len(passages)} results at version {version}", dim=True)
+    for p in passages:
+        click.echo(f"\n{p.rank:>2}. ", nl=False)
+        click.secho(p.citation_source, bold=True, nl=False)
+        click.secho(f"  score {p.score:.4f}  chunk {p.chunk_id[:12]}", dim=True)
+        snippet = " ".join(p.text.split())
+        click.echo(textwrap.indent(textwrap.fill(snippet[:400] + ("…" if len(snippet) > 400 else ""), 96), "    "))
+
+
+@click.command()
+@click.argument("question")
+@click.option("--k", "k", type=int, default=None, help="Passages given to the answerer (default 5).")
+@_mode
+@_at
+@_filter
+@click.option("--show-passages", is_flag=True, help="Also print the retrieved passages.")
+@json_option
+@kb_option
+def ask(
+    question: str,
+    k: int | None,
+    mode: str | None,
+    at: int | None,
+    filters: tuple[str, ...],
+    show_passages: bool,
+    as_json: bool,
+    kb_path: Path | None,
+) -> None:
+    """Answer QUESTION from the knowledge base, citing sources as [n]."""
+    kb = open_kb(kb_path)
+    answer = kb.ask(question, k=k, mode=mode, at=at, filters=parse_filters(filters))
+    if as_json:
+        data = answer.as_dict(with_passages=show_passages)
+        data["citations"] = [
+            {key: c[key] for key in ("n", "doc_id", "source", "text", "chunk_id", "page")} for c in data["citations"]
+        ]
+        emit_json(data)
+        return
+    click.echo(textwrap.fill(answer.text, 100))
+    if answer.citations:
+        click.echo()
+        for c in answer.citations:
+            click.secho(f"[{c.n}] {c.source}", dim=True)
+    click.secho(
+        f"\nversion {answer.version} · retrieve {answer.timings_ms['retrieve']:.0f} ms"
+        f" · answer {answer.timings_ms['generate']:.0f} ms",
+        dim=True,
+    )
+    if show_passages:
+        for i, p in enumerate(answer.passages, start=1):
+            click.secho(f"\n[{i}] {p.citation_source}", bold=True)
+            click.echo(textwrap.indent(textwrap.fill(" ".join(p.text.split())[:500], 96), "    "))

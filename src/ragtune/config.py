@@ -1,0 +1,183 @@
+"""Settings: defaults < ``ragtune.toml`` (found from the current directory upward) < ``RAGTUNE_*`` env < flags.
+
+Environment variables are named ``RAGTUNE_<SECTION>_<KEY>``, e.g. ``RAGTUNE_EMBED_MODEL`` or
+``RAGTUNE_SEARCH_MODE``; values are parsed as TOML scalars when they parse (``5``, ``true``, ``0.3``),
+else kept as strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragtune.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAME = "ragtune.toml"
+KB_DIRNAME = ".ragtune"
+
+
+@dataclass
+class EmbedSettings:
+    model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "sentence-transformers name or path"})
+    precision: str = field(default="auto", metadata={"help": "auto | fp32 | bf16 (autocast)"})
+    batch_size: int = field(default=64, metadata={"help": "texts per forward pass at ingest"})
+
+
+@dataclass
+class ChunkSettings:
+    max_tokens: int = field(default=200, metadata={"help": "embedder tokens per chunk (model limit 256)"})
+    overlap_tokens: int = field(default=32, metadata={"help": "trailing sentences repeated in the next chunk"})
+
+
+@dataclass
+class LoaderSettings:
+    ignore: list[str] = field(default_factory=list, metadata={"help": "glob patterns of files to skip"})
+    max_mb: float = field(default=50.0, metadata={"help": "files larger than this are reported and skipped"})
+    timeout_s: float = field(default=30.0, metadata={"help": "per-file parser time limit"})
+
+
+@dataclass
+class SearchSettings:
+    mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical"})
+    k: int = field(default=10, metadata={"help": "passages returned"})
+    fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted"})
+    rrf_k: int = field(default=60, metadata={"help": "RRF constant"})
+    weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
+    depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
+    lexical_engine: str = field(default="memory", metadata={"help": "memory (in-RAM BM25) | fts5"})
+
+
+@dataclass
+class AnswerSettings:
+    k: int = field(default=5, metadata={"help": "passages given to the answerer"})
+    max_sentences: int = field(default=3, metadata={"help": "sentences in an extractive answer"})
+    min_score: float = field(default=0.35, metadata={"help": "relevance below which no answer is given"})
+
+
+@dataclass
+class Settings:
+    """All settings, one dataclass per ``ragtune.toml`` section."""
+
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
+    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    loaders: LoaderSettings = field(default_factory=LoaderSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    source: str | None = None  # the ragtune.toml these came from, if any
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """A copy with some values of one section changed (how CLI flags are applied)."""
+        current = getattr(self, section)
+        clean = {k: v for k, v in values.items() if v is not None}
+        return dataclasses.replace(self, **{section: dataclasses.replace(current, **clean)})
+
+
+def find_upward(name: str, start: Path | None = None) -> Path | None:
+    """The nearest ``name`` in ``start`` or one of its parents."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        candidate = d / name
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _coerce(section: str, key: str, value: Any, kind: Any) -> Any:
+    """Check one value against its dataclass field type, converting env strings."""
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind_name == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind_name == "float":
+            return float(value)
+        if kind_name == "bool":
+            if isinstance(value, str):
+                return value.lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if kind_name.startswith("list"):
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list):
+                raise ValueError
+            return [str(v) for v in value]
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"[{section}] {key} = {value!r}: expected {kind_name}") from None
+
+
+def _apply(settings: Settings, data: dict[str, Any], origin: str) -> Settings:
+    for section, values in data.items():
+        if section not in _sections():
+            continue  # other tools' sections (strategies, models) are read by their owners
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table")
+        fields = {f.name: f.type for f in dataclasses.fields(getattr(settings, section))}
+        changes = {}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(f"{origin}: unknown setting [{section}] {key}; known: {', '.join(fields)}")
+            changes[key] = _coerce(section, key, value, fields[key])
+        settings = settings.replace(section, **changes)
+    return settings
+
+
+def _sections() -> list[str]:
+    return [f.name for f in dataclasses.fields(Settings) if f.name != "source"]
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def load_settings(config_path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Settings from defaults, the nearest ragtune.toml (or ``config_path``) and RAGTUNE_* variables."""
+    settings = Settings()
+    path = config_path or find_upward(CONFIG_NAME)
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        settings = _apply(settings, data, str(path))
+        settings.source = str(path)
+    env = dict(os.environ if env is None else env)
+    from_env: dict[str, dict[str, Any]] = {}
+    for name, raw in env.items():
+        if not name.startswith("RAGTUNE_"):
+            continue
+        rest = name[len("RAGTUNE_") :].lower()
+        for section in _sections():
+            if rest.startswith(section + "_"):
+                from_env.setdefault(section, {})[rest[len(section) + 1 :]] = _parse_env_value(raw)
+    return _apply(settings, from_env, "environment") if from_env else settings
+
+
+def raw_config(config_path: Path | None = None) -> dict[str, Any]:
+    """The whole parsed ragtune.toml (for sections owned by other modules), or {}."""
+    path = config_path or find_upward(CONFIG_NAME)
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def find_kb(start: Path | None = None) -> Path | None:
+    """The nearest ``.ragtune/`` directory from ``start`` upward (like git finds ``.git``)."""
+    found = find_upward(KB_DIRNAME, start)
+    return found if found is not None and found.is_dir() else None

@@ -1,0 +1,1 @@
+"""The knowledge base: loaders, chunking, the SQLite store and its versions."""

@@ -1,0 +1,216 @@
+"""``KnowledgeBase``: the public face of one versioned knowledge base (store + index + answers)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ragtune.config import KB_DIRNAME, Settings, find_kb, load_settings
+from ragtune.embed import Embedder, load_embedder
+from ragtune.errors import ConfigError, LoaderError, NotFoundError
+from ragtune.kb.document import Document
+from ragtune.kb.ingest import IngestReport, Ingestor
+from ragtune.kb.loaders import LoadOptions, load_all
+from ragtune.kb.store import Diff, RevisionInfo, Store, VersionInfo
+from ragtune.search.passage import Passage
+from ragtune.search.retriever import Retriever
+
+if TYPE_CHECKING:
+    from ragtune.rag import Answer, Pipeline
+
+
+class KnowledgeBase:
+    """A knowledge base on disk: ingest files, search and ask at any version, inspect and roll back history.
+
+    >>> kb = KnowledgeBase.open(".ragtune", create=True)      # doctest: +SKIP
+    >>> kb.ingest(["docs/"])                                 # doctest: +SKIP
+    >>> kb.ask("How much is the Team plan?").text            # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self._embedder = embedder
+        self._retriever: Retriever | None = None
+        self._pipeline: Pipeline | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        create: bool = False,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+    ) -> KnowledgeBase:
+        """Open the KB in ``path`` (default: the nearest ``.ragtune/`` upward from the cwd)."""
+        if path is None:
+            found = find_kb()
+            if found is None:
+                if not create:
+                    raise NotFoundError("no .ragtune/ here or in a parent directory (run `ragtune init`)")
+                found = Path.cwd() / KB_DIRNAME
+            path = found
+        store = Store(Path(path), create=create)
+        return cls(store, settings or load_settings(), embedder)
+
+    @property
+    def path(self) -> Path:
+        return self.store.root
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                e = self.settings.embed
+                self._embedder = load_embedder(e.model, precision=e.precision, batch_size=e.batch_size)
+            return self._embedder
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.store, self.embedder, self.settings.search)
+        return self._retriever
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            from ragtune.rag import Pipeline
+
+            self._pipeline = Pipeline(self.retriever, self.settings.answer)
+        return self._pipeline
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def _ingestor(self, progress: bool) -> Ingestor:
+        c = self.settings.chunking
+        return Ingestor(
+            self.store, self.embedder, max_tokens=c.max_tokens, overlap_tokens=c.overlap_tokens, progress=progress
+        )
+
+    def load_options(self, **loader_opts: Any) -> LoadOptions:
+        """Loader options from settings, overridden by keyword arguments (id_field, text_field, ...)."""
+        s = self.settings.loaders
+        base: dict[str, Any] = {"max_bytes": int(s.max_mb * 1024 * 1024), "timeout_s": s.timeout_s}
+        if s.ignore:
+            base["ignore"] = list(s.ignore)
+        base.update({k: v for k, v in loader_opts.items() if v is not None})
+        try:
+            return LoadOptions(**base)
+        except TypeError as exc:
+            raise ConfigError(f"unknown loader option: {exc}") from exc
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path] | str | Path,
+        *,
+        remove_missing: bool = False,
+        progress: bool = False,
+        message: str = "",
+        **loader_opts: Any,
+    ) -> IngestReport:
+        """Load, chunk, embed and store files (recursively); commit one new version if anything changed.
+
+        Files that cannot be read are reported in ``IngestReport.errors`` and skipped.
+        With ``remove_missing``, live documents from under ``paths`` whose files are gone are removed.
+        """
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        roots = [Path(p) for p in paths]
+        opts = self.load_options(**loader_opts)
+        report = self._ingestor(progress).run(
+            _documents(roots, opts),
+            remove_missing_under=[r for r in roots if r.is_dir()] if remove_missing else (),
+            message=message,
+        )
+        return report
+
+    def ingest_documents(self, docs: Iterable[Document], *, message: str = "") -> IngestReport:
+        """Store documents built in code (no files involved)."""
+        return self._ingestor(False).run(docs, message=message)
+
+    def remove(self, doc_ids: Sequence[str] | str, message: str = "") -> VersionInfo | None:
+        """A new version without these documents (their history stays queryable)."""
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        live = self.store.live_docs()
+        missing = [d for d in ids if d not in live]
+        if missing:
+            raise NotFoundError(f"not in the knowledge base: {', '.join(missing)}")
+        return self.store.commit_version(dict.fromkeys(ids), "remove", message or f"remove {', '.join(ids)}")
+
+    def rollback(self, version: int) -> VersionInfo | None:
+        """A new version whose documents equal those of ``version``."""
+        return self.store.rollback(version)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> list[Passage]:
+        return self.retriever.search(query, k, mode=mode, at=at, filters=filters)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> Answer:
+        return self.pipeline.ask(question, k=k, mode=mode, at=at, filters=filters)
+
+    @property
+    def head(self) -> int:
+        return self.store.head()
+
+    def versions(self) -> list[VersionInfo]:
+        return self.store.versions()
+
+    def diff(self, a: int, b: int) -> Diff:
+        return self.store.diff(a, b)
+
+    def document(self, doc_id: str, at: int | None = None) -> tuple[RevisionInfo, list[dict[str, Any]]]:
+        return self.store.document(doc_id, at)
+
+    def documents(self, at: int | None = None) -> dict[str, int]:
+        """doc id → revision id of the documents live at ``at``."""
+        return self.store.live_docs(self.store.check_version(at) if at is not None else None)
+
+    def status(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        return {
+            "path": str(self.path),
+            "version": self.head,
+            "documents": counts["documents"],
+            "chunks": counts["chunks"],
+            "revisions": counts["revisions"],
+            "vectors": counts["vectors"],
+            "embedder": self.settings.embed.model,
+            "size_mb": round(sum(f.stat().st_size for f in self.path.glob("kb.sqlite*")) / 1e6, 2),
+        }
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _documents(roots: Sequence[Path], opts: LoadOptions) -> Iterator[Document | LoaderError]:
+    for result in load_all(roots, opts):
+        if result.error is not None:
+            yield result.error
+        else:
+            yield from result.documents

@@ -1,0 +1,159 @@
+"""The query-time index: chunk positions, BM25 postings and the vector matrix, derived from the store.
+
+Everything here is a cache of the store: it is loaded at first use and then kept current incrementally
+(chunks are immutable and content-addressed, so new rows are simply appended). Which chunks are live
+depends on the version asked for; :class:`LiveSet` holds that per version (versions never change once
+committed, so they are cached).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ragtune.embed.base import Embedder
+from ragtune.kb.ingest import indexed_text
+from ragtune.kb.store import Store
+from ragtune.search.dense import DenseIndex
+from ragtune.search.lexical import BM25Index
+
+SYNC_BATCH = 4096
+
+
+@dataclass
+class LiveSet:
+    """The chunks live at one version, and the passages (document occurrences) behind each."""
+
+    version: int
+    passage_ids: np.ndarray  # live passages
+    passage_pos: np.ndarray  # chunk position of each live passage
+    passage_rev: np.ndarray  # revision of each live passage
+    mask: np.ndarray  # bool over chunk positions
+    n_live: int
+    avg_len: float
+    _revisions: dict[int, dict[str, Any]] | None = field(default=None, repr=False)
+
+    def mask_for(self, size: int) -> np.ndarray:
+        if len(self.mask) >= size:
+            return self.mask[:size]
+        return np.concatenate([self.mask, np.zeros(size - len(self.mask), dtype=bool)])
+
+
+class ChunkIndex:
+    """Lexical and dense indexes over every stored chunk, with per-version live sets."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.bm25 = BM25Index()
+        self.dense = DenseIndex(embedder.dim)
+        self.chunk_ids = np.zeros(0, dtype=np.int64)
+        self._lock = threading.RLock()
+        self._live: OrderedDict[int, LiveSet] = OrderedDict()
+
+    @property
+    def size(self) -> int:
+        return len(self.chunk_ids)
+
+    def sync(self, progress: bool = False) -> int:
+        """Append chunks stored since the last sync; embed any that lack a vector. Returns rows added."""
+        added = 0
+        with self._lock:
+            while True:
+                last = int(self.chunk_ids[-1]) if self.size else 0
+                rows = self.store.db.execute(
+                    "SELECT c.id, c.context, c.text, e.vector FROM chunks c LEFT JOIN embeddings e "
+                    "ON e.chunk_id = c.id AND e.embedder = ? WHERE c.id > ? ORDER BY c.id LIMIT ?",
+                    (self.embedder.id, last, SYNC_BATCH),
+                ).fetchall()
+                if not rows:
+                    return added
+                texts = [indexed_text(ctx, text) for _, ctx, text, _ in rows]
+                missing = [i for i, r in enumerate(rows) if r[3] is None]
+                vectors = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
+                for i, r in enumerate(rows):
+                    if r[3] is not None:
+                        vectors[i] = np.frombuffer(r[3], dtype=np.float32)
+                if missing:  # stored under another embedder: embed now and cache
+                    fresh = self.embedder.embed([texts[i] for i in missing], progress=progress)
+                    vectors[missing] = fresh
+                    self.store.add_vectors(
+                        self.embedder.id, [(int(rows[i][0]), fresh[j]) for j, i in enumerate(missing)]
+                    )
+                self.bm25.add(texts)
+                self.dense.add(vectors)
+                self.chunk_ids = np.concatenate([self.chunk_ids, np.array([r[0] for r in rows], np.int64)])
+                added += len(rows)
+
+    def live(self, version: int) -> LiveSet:
+        """The live set at ``version`` (cached; call :meth:`sync` after, so every live chunk is indexed)."""
+        with self._lock:
+            cached = self._live.get(version)
+            if cached is not None:
+                self._live.move_to_end(version)
+                return cached
+        rows = self.store.db.execute(
+            "SELECT p.id, p.chunk_id, p.revision_id FROM live l JOIN passages p ON p.revision_id = l.revision_id "
+            "WHERE l.from_version <= ?1 AND (l.to_version IS NULL OR l.to_version > ?1) ORDER BY p.id",
+            (version,),
+        ).fetchall()
+        self.sync()
+        with self._lock:
+            arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
+            positions = np.searchsorted(self.chunk_ids, arr[:, 1])
+            mask = np.zeros(self.size, dtype=bool)
+            mask[positions] = True
+            n_live = int(mask.sum())
+            avg_len = float(self.bm25.lengths[: self.size][mask].mean()) if n_live else 1.0
+            live = LiveSet(version, arr[:, 0], positions, arr[:, 2], mask, n_live, avg_len)
+            self._live[version] = live
+            while len(self._live) > 8:
+                self._live.popitem(last=False)
+            return live
+
+    def revision_fields(self, live: LiveSet) -> dict[int, dict[str, Any]]:
+        """Fields filters can test, per live revision: doc_id, title, source and metadata keys."""
+        if live._revisions is None:
+            revs = np.unique(live.passage_rev).tolist()
+            fields: dict[int, dict[str, Any]] = {}
+            for i in range(0, len(revs), 500):
+                part = revs[i : i + 500]
+                q = ",".join("?" * len(part))
+                for rid, doc_id, title, source, meta in self.store.db.execute(
+                    f"SELECT id, doc_id, title, source, metadata FROM revisions WHERE id IN ({q})", part
+                ):
+                    fields[int(rid)] = {**json.loads(meta), "doc_id": doc_id, "title": title, "source": source}
+            live._revisions = fields
+        return live._revisions
+
+    def allowed(self, live: LiveSet, filters: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk mask, passage mask) of what a query may return at this version under ``filters``."""
+        if not filters:
+            return live.mask_for(self.size), np.ones(len(live.passage_ids), dtype=bool)
+        fields = self.revision_fields(live)
+        ok_revs = {rid for rid, f in fields.items() if matches(f, filters)}
+        passage_ok = np.fromiter((int(r) in ok_revs for r in live.passage_rev), bool, len(live.passage_rev))
+        mask = np.zeros(self.size, dtype=bool)
+        mask[live.passage_pos[passage_ok]] = True
+        return mask, passage_ok
+
+
+def matches(fields: dict[str, Any], filters: dict[str, Any]) -> bool:
+    """True when every filter holds. A value may be a glob (``billing/*``) or a list of alternatives."""
+    for key, wanted in filters.items():
+        have = fields.get(key)
+        options = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
+        if have is None:
+            return False
+        hv = str(have)
+        if not any(
+            (fnmatch.fnmatchcase(hv, str(o)) if isinstance(o, str) else have == o) for o in options
+        ):
+            return False
+    return True

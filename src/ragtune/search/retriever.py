@@ -1,0 +1,157 @@
+"""The Retriever: query → ranked Passages, lexical ⊕ dense, at any KB version, with filters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from ragtune.config import SearchSettings
+from ragtune.embed.base import Embedder
+from ragtune.errors import SearchError
+from ragtune.kb.store import Store
+from ragtune.search import fusion
+from ragtune.search.index import ChunkIndex, LiveSet
+from ragtune.search.lexical import fts5_query
+from ragtune.search.passage import Passage
+
+MODES = ("hybrid", "dense", "lexical")
+ENGINES = ("memory", "fts5")
+
+
+class Retriever:
+    """Searches one store. ``search`` is thread-safe; the index follows the store as it changes."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: SearchSettings | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings or SearchSettings()
+        if self.settings.lexical_engine not in ENGINES:
+            raise SearchError(f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}")
+        if self.settings.fusion not in fusion.FUSIONS:
+            raise SearchError(f"search.fusion must be one of {fusion.FUSIONS}, not {self.settings.fusion!r}")
+        self.index = ChunkIndex(store, embedder)
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        mode: str | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> list[Passage]:
+        """The ``k`` best passages for ``query`` among documents live at version ``at`` (head if None)."""
+        mode = mode or self.settings.mode
+        if mode not in MODES:
+            raise SearchError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+        if k < 1:
+            raise SearchError(f"k must be at least 1, not {k}")
+        version = self.store.check_version(at)
+        if not query.strip() or version == 0:
+            return []
+        live = self.index.live(version)
+        chunk_ok, passage_ok = self.index.allowed(live, filters)
+        depth = max(self.settings.depth, k)
+        legs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if mode in ("hybrid", "lexical"):
+            legs["lexical"] = self._lexical(query, live, chunk_ok, depth)
+        if mode in ("hybrid", "dense"):
+            qvec = self.embedder.embed_query(query)
+            legs["dense"] = self.index.dense.search(qvec, chunk_ok, depth)
+        if mode == "hybrid":
+            if self.settings.fusion == "rrf":
+                positions, scores = fusion.rrf([legs["lexical"][0], legs["dense"][0]], self.settings.rrf_k)
+            else:
+                w = self.settings.weight_dense
+                positions, scores = fusion.weighted([legs["lexical"], legs["dense"]], [1.0 - w, w])
+        else:
+            positions, scores = legs[mode]
+        return self._passages(positions, scores, legs, live, passage_ok, k)
+
+    def _lexical(
+        self, query: str, live: LiveSet, allowed: np.ndarray, depth: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.settings.lexical_engine == "memory":
+            return self.index.bm25.search(query, allowed, live.n_live, live.avg_len, depth)
+        expr = fts5_query(query)
+        if not expr:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        limit = depth * 4
+        while True:
+            rows = self.store.db.execute(
+                "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+                (expr, limit),
+            ).fetchall()
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            pos = np.searchsorted(self.index.chunk_ids, ids)
+            keep = allowed[np.minimum(pos, len(allowed) - 1)] if len(allowed) else np.zeros(len(pos), bool)
+            if keep.sum() >= depth or len(rows) < limit:
+                scores = np.array([r[1] for r in rows], dtype=np.float32)
+                return pos[keep][:depth], scores[keep][:depth]
+            limit *= 4
+
+    def _passages(
+        self,
+        positions: np.ndarray,
+        scores: np.ndarray,
+        legs: dict[str, tuple[np.ndarray, np.ndarray]],
+        live: LiveSet,
+        passage_ok: np.ndarray,
+        k: int,
+    ) -> list[Passage]:
+        # A chunk's text may occur in several live documents: each occurrence is its own passage.
+        ok_pos = live.passage_pos[passage_ok]
+        ok_ids = live.passage_ids[passage_ok]
+        order = np.argsort(ok_pos, kind="stable")
+        ok_pos, ok_ids = ok_pos[order], ok_ids[order]
+        chosen: list[tuple[int, float, int]] = []
+        for pos, score in zip(positions.tolist(), scores.tolist(), strict=True):
+            lo, hi = np.searchsorted(ok_pos, pos, "left"), np.searchsorted(ok_pos, pos, "right")
+            for pid in ok_ids[lo:hi].tolist():
+                chosen.append((int(pid), float(score), int(pos)))
+            if len(chosen) >= k:
+                break
+        chosen = chosen[:k]
+        if not chosen:
+            return []
+        leg_info: dict[int, dict[str, float]] = {}
+        for name, (lpos, lscores) in legs.items():
+            for rank, (p, s) in enumerate(zip(lpos.tolist(), lscores.tolist(), strict=True), start=1):
+                leg_info.setdefault(p, {})[f"{name}_score"] = round(float(s), 6)
+                leg_info[p][f"{name}_rank"] = rank
+        marks = ",".join("?" * len(chosen))
+        rows = {
+            int(r[0]): r
+            for r in self.store.db.execute(
+                "SELECT p.id, r.doc_id, c.hash, c.text, r.title, r.source, p.heading_path, p.page, p.start, "
+                "p.end, r.id, c.context, r.metadata FROM passages p JOIN revisions r ON r.id = p.revision_id "
+                f"JOIN chunks c ON c.id = p.chunk_id WHERE p.id IN ({marks})",
+                [c[0] for c in chosen],
+            )
+        }
+        out = []
+        for rank, (pid, score, pos) in enumerate(chosen, start=1):
+            r = rows[pid]
+            out.append(
+                Passage(
+                    rank=rank,
+                    score=score,
+                    doc_id=r[1],
+                    chunk_id=r[2],
+                    text=r[3],
+                    title=r[4],
+                    source=r[5],
+                    heading_path=json.loads(r[6]),
+                    page=r[7],
+                    start=r[8],
+                    end=r[9],
+                    revision_id=r[10],
+                    version=live.version,
+                    context=r[11],
+                    metadata=json.loads(r[12]),
+                    scores=leg_info.get(pos, {}),
+                )
+            )
+        return out
