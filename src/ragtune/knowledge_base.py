@@ -11,7 +11,7 @@ from ragtune.config import KB_DIRNAME, Settings, find_kb, load_settings
 from ragtune.embed import Embedder, load_embedder
 from ragtune.errors import ConfigError, LoaderError, NotFoundError
 from ragtune.kb.document import Document
-from ragtune.kb.ingest import IngestReport, Ingestor
+from ragtune.kb.ingest import Ingestor, IngestReport
 from ragtune.kb.loaders import LoadOptions, load_all
 from ragtune.kb.store import Diff, RevisionInfo, Store, VersionInfo
 from ragtune.search.passage import Passage
@@ -88,7 +88,11 @@ class KnowledgeBase:
     def _ingestor(self, progress: bool) -> Ingestor:
         c = self.settings.chunking
         return Ingestor(
-            self.store, self.embedder, max_tokens=c.max_tokens, overlap_tokens=c.overlap_tokens, progress=progress
+            self.store,
+            self.embedder,
+            max_tokens=c.max_tokens,
+            overlap_tokens=c.overlap_tokens,
+            progress=progress,
         )
 
     def load_options(self, **loader_opts: Any) -> LoadOptions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -99,7 +100,9 @@ def rm(doc_ids: tuple[str, ...], as_json: bool, kb_path: Path | None) -> None:
 @click.option("--max-changes", type=int, default=None, help="Stop after this many re-ingests (for scripts).")
 @json_option
 @kb_option
-def watch(paths: tuple[Path, ...], interval: float, max_changes: int | None, as_json: bool, kb_path: Path | None) -> None:
+def watch(
+    paths: tuple[Path, ...], interval: float, max_changes: int | None, as_json: bool, kb_path: Path | None
+) -> None:
     """Ingest PATHS, then re-ingest whenever files under them change (Ctrl-C to stop)."""
     kb = open_kb(kb_path, create=True)
     print_report(kb.ingest(list(paths), remove_missing=True), as_json)
@@ -111,10 +114,8 @@ def watch(paths: tuple[Path, ...], interval: float, max_changes: int | None, as_
             click.secho(f"changed: {', '.join(files[:5])}{' …' if len(files) > 5 else ''}", dim=True)
         print_report(kb.ingest(list(paths), remove_missing=True), as_json)
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         watch_paths(list(paths), changed, interval=interval, max_changes=max_changes)
-    except KeyboardInterrupt:
-        pass
 
 
 @click.group()
@@ -204,4 +205,6 @@ def rollback(version: int, as_json: bool, kb_path: Path | None) -> None:
     elif info is None:
         click.echo(f"Already identical to v{version}; no new version.")
     else:
-        click.echo(f"Rolled back to v{version} → version {info.version} (+{info.added} ~{info.updated} -{info.removed})")
+        click.echo(
+            f"Rolled back to v{version} → version {info.version} (+{info.added} ~{info.updated} -{info.removed})"
+        )

@@ -30,7 +30,13 @@ _filter = click.option(
 @json_option
 @kb_option
 def search(
-    query: str, k: int, mode: str | None, at: int | None, filters: tuple[str, ...], as_json: bool, kb_path: Path | None
+    query: str,
+    k: int,
+    mode: str | None,
+    at: int | None,
+    filters: tuple[str, ...],
+    as_json: bool,
+    kb_path: Path | None,
 ) -> None:
     """Rank passages for QUERY (hybrid keyword + vector search by default)."""
     kb = open_kb(kb_path)

@@ -75,8 +75,10 @@ class SentenceTransformerEmbedder:
             precision = "bf16" if self._device == "cpu" and cpu_has_bf16() else "fp32"
         self.precision = precision
         self.batch_size = batch_size
-        self.dim = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        self.dim = int(self._model.get_embedding_dimension() or 0)
+        self.max_tokens = int(self._model.max_seq_length or 512)
+        if not self.dim:
+            raise EmbedderError(f"{model!r} does not report an embedding dimension")
         self._tokenizer = self._model.tokenizer
         short = model.rstrip("/").split("/")[-1]
         self.id = f"{short}@{_model_revision(path)}:{precision}"

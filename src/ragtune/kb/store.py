@@ -342,9 +342,12 @@ class Store:
                     db.execute(
                         "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", (cid, embedder_id, vec.tobytes())
                     )
-                elif db.execute(
-                    "SELECT 1 FROM embeddings WHERE chunk_id = ? AND embedder = ?", (cid, embedder_id)
-                ).fetchone() is None:
+                elif (
+                    db.execute(
+                        "SELECT 1 FROM embeddings WHERE chunk_id = ? AND embedder = ?", (cid, embedder_id)
+                    ).fetchone()
+                    is None
+                ):
                     raise StoreError(f"{doc.id}: chunk {h[:12]} has no vector for {embedder_id}")
                 db.execute(
                     "INSERT INTO passages (revision_id, ord, chunk_id, heading_path, start, end, page)"

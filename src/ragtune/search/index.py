@@ -128,7 +128,12 @@ class ChunkIndex:
                 for rid, doc_id, title, source, meta in self.store.db.execute(
                     f"SELECT id, doc_id, title, source, metadata FROM revisions WHERE id IN ({q})", part
                 ):
-                    fields[int(rid)] = {**json.loads(meta), "doc_id": doc_id, "title": title, "source": source}
+                    fields[int(rid)] = {
+                        **json.loads(meta),
+                        "doc_id": doc_id,
+                        "title": title,
+                        "source": source,
+                    }
             live._revisions = fields
         return live._revisions
 
@@ -152,8 +157,6 @@ def matches(fields: dict[str, Any], filters: dict[str, Any]) -> bool:
         if have is None:
             return False
         hv = str(have)
-        if not any(
-            (fnmatch.fnmatchcase(hv, str(o)) if isinstance(o, str) else have == o) for o in options
-        ):
+        if not any((fnmatch.fnmatchcase(hv, str(o)) if isinstance(o, str) else have == o) for o in options):
             return False
     return True

@@ -28,7 +28,9 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or SearchSettings()
         if self.settings.lexical_engine not in ENGINES:
-            raise SearchError(f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}")
+            raise SearchError(
+                f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}"
+            )
         if self.settings.fusion not in fusion.FUSIONS:
             raise SearchError(f"search.fusion must be one of {fusion.FUSIONS}, not {self.settings.fusion!r}")
         self.index = ChunkIndex(store, embedder)

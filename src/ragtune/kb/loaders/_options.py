@@ -1,0 +1,66 @@
+"""LoadOptions: the settings every loader receives."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+
+from ragtune.errors import ConfigError
+
+DEFAULT_IGNORE: tuple[str, ...] = (
+    "node_modules",
+    "__pycache__",
+    "~$*",  # Office lock files: binary junk with a .docx name
+    "*~",
+    "*.tmp",
+    "*.bak",
+    "*.swp",
+)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How files are found and read. Every field has a default; override only what you need."""
+
+    id_field: str = "id"
+    """JSON/JSONL: the field holding a record's id. With the default, ``_id`` (BEIR) is accepted too."""
+
+    text_field: str = "text"
+    """JSON/JSONL: the field holding a record's text."""
+
+    title_field: str = "title"
+    """JSON/JSONL: the field holding a record's title (optional in the data; the id stands in)."""
+
+    max_bytes: int = 50_000_000
+    """Files larger than this are refused without being read (50 MB)."""
+
+    timeout_s: float | None = 30.0
+    """A parser still running after this many seconds is stopped and the file reported as failed.
+    ``None`` parses in this process with no limit (useful under a debugger)."""
+
+    ignore: tuple[str, ...] = field(default=DEFAULT_IGNORE)
+    """Glob patterns skipped during discovery, matched against the path relative to the root
+    (POSIX, e.g. ``drafts/*``) and against the base name (e.g. ``*.tmp``)."""
+
+    encoding: str | None = None
+    """Text files: decode with this codec instead of UTF-8 (e.g. ``cp1252``). Without it, text must be
+    UTF-8 (a BOM is honoured, and a UTF-16 BOM selects UTF-16); nothing is guessed."""
+
+    def __post_init__(self) -> None:
+        if self.max_bytes <= 0:
+            raise ConfigError(f"max_bytes must be positive, got {self.max_bytes}")
+        if self.timeout_s is not None and self.timeout_s <= 0:
+            raise ConfigError(f"timeout_s must be positive or None, got {self.timeout_s}")
+        for name in ("id_field", "text_field", "title_field"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name} must not be empty")
+        if isinstance(self.ignore, str):
+            # A lone string would be iterated character by character.
+            object.__setattr__(self, "ignore", (self.ignore,))
+        else:
+            object.__setattr__(self, "ignore", tuple(self.ignore))
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ConfigError(f"unknown encoding {self.encoding!r}") from None

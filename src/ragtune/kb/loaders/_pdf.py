@@ -1,0 +1,98 @@
+"""PDF files: the text of each page, with the offset where each page starts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+from ragtune.errors import LoaderError
+
+from ..document import Document
+from ._options import LoadOptions
+
+_EOF_WINDOW = 8192
+_BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+_TRAILING_WS = re.compile(r"[ \t]+\n")
+_MAX_TITLE_LINE = 120
+
+
+def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
+    """A PDF's text, page by page, pages separated by a blank line; ``page_starts`` records where each
+    page begins and ``metadata["pages"]`` how many there are.
+
+    Refused with a LoaderError: a truncated file (no ``%%EOF`` near its end; pypdf would otherwise
+    "repair" it and silently drop the missing pages), any file pypdf cannot parse (its reason is kept),
+    an encrypted file that does not open with the empty password, and a file with no extractable text
+    (a scan without an OCR layer). The title is the PDF's own Title, else its first short line, else the
+    file name's stem.
+    """
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - _EOF_WINDOW))
+        if b"%%EOF" not in f.read():
+            raise LoaderError(path, "truncated or damaged PDF (no %%EOF marker at the end)")
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not _decrypt(reader):
+            raise LoaderError(path, "encrypted PDF (a password is needed to read it)")
+        pages = []
+        for number, page in enumerate(reader.pages, start=1):
+            try:
+                pages.append(_clean(page.extract_text() or ""))
+            except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+                raise LoaderError(path, f"page {number}: {_reason(exc)}") from None
+        info_title = _info_title(reader)
+    except FileNotDecryptedError:
+        raise LoaderError(path, "encrypted PDF (a password is needed to read it)") from None
+    except (PdfReadError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise LoaderError(path, f"cannot parse PDF: {_reason(exc)}") from None
+    if not any(pages):
+        raise LoaderError(path, "no extractable text (scanned PDF?)")
+
+    page_starts: list[int] = []
+    offset = 0
+    for page_text in pages:
+        page_starts.append(offset)
+        offset += len(page_text) + 2  # the blank line that joins pages
+    text = "\n\n".join(pages)
+    title = info_title or _first_line(text) or path.stem
+    return [Document(id="", title=title, text=text, metadata={"pages": len(pages)}, page_starts=page_starts)]
+
+
+def _decrypt(reader: PdfReader) -> bool:
+    """Many PDFs are encrypted only against editing and open with the empty password."""
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # e.g. AES without the optional crypto dependency
+        return False
+
+
+def _clean(page_text: str) -> str:
+    text = page_text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = _TRAILING_WS.sub("\n", text)
+    return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def _info_title(reader: PdfReader) -> str:
+    try:
+        meta = reader.metadata
+        title = meta.title if meta is not None else None
+    except Exception:  # a damaged Info dictionary costs the title, not the file
+        return ""
+    return " ".join(str(title).split()) if title else ""
+
+
+def _first_line(text: str) -> str:
+    for line in text.split("\n"):
+        line = line.strip()
+        if line:
+            return line if len(line) <= _MAX_TITLE_LINE else ""
+    return ""
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,371 @@
+"""The model-free answerer: pick the retrieved sentences that best answer a question, and cite them.
+
+Used when no language model is configured. Each passage (light Markdown: ``#`` headings, ``-``/``1.``
+list items, ``| a | b |`` table rows) is cut into candidate sentences; a list item or a table row is one
+candidate, a heading is not a candidate but lends its words to the sentences below it. Every candidate
+and the question go through ONE batched ``embed`` call, and a candidate scores
+
+    w_cosine · cos(question, sentence) + w_lexical · overlap(question words, sentence words) + w_rank · prior
+
+where the overlap is the share of the question's content words (stemmed) found in the sentence (half
+credit when found only in its section heading), and the prior is 1/(1 + rank) of its passage, or the
+passage's score over the best one when ``passage_scores`` are given. When no candidate reaches
+``min_score`` the answer says so (``NOT_FOUND``) instead of guessing. Otherwise up to ``max_sentences``
+candidates within ``max_gap`` of the best are kept, near-duplicates dropped (overlapping chunks repeat
+sentences), ordered best first but with each passage's sentences kept together, and cited ``[n]``, n
+being the passage's 1-based number.
+
+``min_score`` is calibrated on SQuAD v1.1 (question + its paragraph vs. question + another article's
+paragraphs) by ``benchmarks/calibrate_extractive.py``, not on any help-center data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import Stemmer
+
+NOT_FOUND = "I couldn't find an answer to that in the knowledge base."
+
+EmbedFn = Callable[[list[str]], np.ndarray]
+
+# --- words ---------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+# Lucene's English stop words plus question words that carry no topic. A twin lives in search/lexical.py;
+# llm/ is a leaf package and may not import it.
+_STOPWORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then there
+    these they this to was will with what which who whom how when where why do does did can could would
+    should i you we our your my me its from has have had been being than so""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def _terms(text: str) -> set[str]:
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return set(_stemmer().stemWords(words))
+
+
+# --- sentences -----------------------------------------------------------------------------------------
+
+# A sentence ends at . ! ? or … (with closing quotes, brackets or emphasis marks) before whitespace.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]*_]*(?=\s)")
+_NEXT_CHAR = re.compile(r"\s*(\S)")
+_DOTTED_ABBREVIATION = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, i.e, U.S
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt vs fig figs no nos vol approx cf al eq ref sec ch pp dept ca incl esp
+    gen col lt sgt capt rev jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp""".split()
+)
+_OPENERS = "([{\"'“‘«"
+_CLOSERS = "\"'”’»)]*_"
+
+
+def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans inside ``text[start:end]``.
+
+    A period ends a sentence unless the next word starts in lower case or the period closes an
+    abbreviation ("Dr.", "e.g.") or an initial ("J."); decimals and versions ("$12.50", "v2.1") never
+    split because no whitespace follows their inner periods.
+    """
+    spans: list[tuple[int, int]] = []
+    s = start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        nxt = _NEXT_CHAR.match(text, m.end(), end)
+        if nxt is None:
+            break
+        if nxt.group(1).islower():
+            continue
+        if m.group().rstrip(_CLOSERS) == ".":
+            i = m.start()
+            while i > s and not text[i - 1].isspace():
+                i -= 1
+            word = text[i : m.start()].lstrip(_OPENERS)
+            if (
+                word.lower() in _ABBREVIATIONS
+                or (len(word) == 1 and word.isalpha() and word.isupper())
+                or _DOTTED_ABBREVIATION.fullmatch(word)
+            ):
+                continue
+        spans.append((s, m.end()))
+        s = nxt.start(1)
+    spans.append((s, end))
+    return [sp for sp in (_trim(text, a, b) for a, b in spans) if sp[0] < sp[1]]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+# --- markdown ------------------------------------------------------------------------------------------
+
+_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+(\S.*?)[ \t#]*$")
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+•]|\d{1,9}[.)])[ \t]+")
+_TABLE_ROW = re.compile(r"[ \t]*\|")
+_TABLE_SEPARATOR_CELL = re.compile(r":?-{2,}:?")
+_FENCE = re.compile(r"[ \t]*(```|~~~)")
+_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
+_IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_STRONG = re.compile(r"\*\*|__")
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
+_SPACES = re.compile(r"\s+")
+
+
+def _clean(text: str) -> str:
+    """Inline Markdown → plain text: links keep their words; emphasis, code ticks, quote marks go."""
+    text = _QUOTE.sub("", text)
+    text = _IMAGE_OR_LINK.sub(r"\1", text)
+    text = _STRONG.sub("", text)
+    text = _EMPHASIS.sub("", text)
+    text = text.replace("`", "")
+    return _SPACES.sub(" ", text).strip()
+
+
+def _cells(row: str) -> list[str]:
+    row = row.strip()
+    if row.startswith("|"):
+        row = row[1:]
+    if row.endswith("|") and not row.endswith("\\|"):
+        row = row[:-1]
+    return [_clean(c) for c in re.split(r"(?<!\\)\|", row)]
+
+
+@dataclass
+class _Candidate:
+    start: int
+    end: int
+    text: str  # what the answer shows
+    embed_text: str  # what is embedded (a table row with its column names)
+    context: str  # the section heading above it
+
+
+def _candidates(passage: str) -> list[_Candidate]:
+    """Candidate answer sentences of one passage, in text order."""
+    out: list[_Candidate] = []
+    heading = ""
+    header: list[str] | None = None  # column names of the current table
+    para: list[int] | None = None  # [start, end] of the open paragraph
+    item: int | None = None  # index in ``out`` of the open list item (for continuation lines)
+    last_row: int | None = None  # index in ``out`` of the previous line when it was a table row
+
+    def flush() -> None:
+        nonlocal para
+        if para is not None:
+            context = heading
+            for a, b in _sentence_spans(passage, para[0], para[1]):
+                text = _clean(passage[a:b])
+                if text.endswith("?"):
+                    # A question (an FAQ's "**Q?** A.") is not an answer; it frames the sentences after it.
+                    context = f"{heading} {text}"
+                    continue
+                out.append(_Candidate(a, b, text, text, context))
+        para = None
+
+    pos = 0
+    for line in passage.split("\n"):
+        start, pos = pos, pos + len(line) + 1
+        stripped = line.strip()
+        lead = len(line) - len(line.lstrip())
+        a, b = start + lead, start + lead + len(stripped)
+        row_before, last_row = last_row, None
+        if not stripped or _FENCE.match(line):
+            flush()
+            item, header = None, None
+            continue
+        if (m := _HEADING.match(line)) is not None:
+            flush()
+            item, header = None, None
+            heading = _clean(m.group(1))
+            continue
+        if _TABLE_ROW.match(line):
+            flush()
+            item = None
+            cells = _cells(line)
+            if all(_TABLE_SEPARATOR_CELL.fullmatch(c.replace(" ", "")) for c in cells if c):
+                # The row above was the header: column names, not an answer.
+                if row_before is not None and row_before == len(out) - 1:
+                    header = _cells(passage[out[-1].start : out[-1].end])
+                    out.pop()
+                continue
+            filled = [c for c in cells if c]
+            if filled:
+                text = filled[0] if len(filled) == 1 else f"{filled[0]}: {', '.join(filled[1:])}"
+                embed = text
+                if header is not None and len(header) == len(cells):
+                    embed = ", ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells) if c)
+                out.append(_Candidate(a, b, text, embed, heading))
+                last_row = len(out) - 1
+            continue
+        if (m := _LIST_ITEM.match(line)) is not None:
+            flush()
+            text = _clean(line[m.end() :])
+            out.append(_Candidate(start + m.end(), b, text, text, heading))
+            item = len(out) - 1
+            continue
+        if item is not None:  # a lazy continuation line of the open list item
+            c = out[item]
+            c.end = b
+            c.text = c.embed_text = _clean(passage[c.start : b])
+            continue
+        if para is None:
+            para = [a, b]
+        else:
+            para[1] = b
+    flush()
+    return [c for c in out if len(_WORD.findall(c.text)) >= 2]
+
+
+def _key(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _with_citation(sentence: str, number: int) -> str:
+    """``"Costs $12."`` → ``"Costs $12 [1]."``; a row or item without an end mark gets a period."""
+    body = sentence.rstrip()
+    end = len(body)
+    while end > 0 and body[end - 1] in ".!?…;:,":
+        end -= 1
+    mark = body[end:].lstrip(";:,") or "."
+    return f"{body[:end].rstrip()} [{number}]{mark}"
+
+
+# --- the answerer --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScoredSentence:
+    """A candidate sentence with its score; ``start:end`` is its span in the passage text."""
+
+    text: str
+    passage: int  # 0-based passage index
+    score: float
+    start: int
+    end: int
+    cosine: float = 0.0
+    lexical: float = 0.0
+
+
+@dataclass
+class ExtractiveAnswer:
+    """The composed answer (or ``NOT_FOUND``), what it cites and why."""
+
+    text: str
+    cited: list[int]  # 0-based passage indices, in order of first citation
+    sentences: list[ScoredSentence]  # the sentences used, in answer order
+    answered: bool
+    best_score: float
+    candidates: int = 0  # how many distinct sentences were scored
+
+
+class ExtractiveAnswerer:
+    """Answers from retrieved passages by selecting and citing their best sentences; needs no model.
+
+    ``embed(texts)`` returns L2-normalised float32 vectors, shape (n, d); it is called once per answer.
+    """
+
+    def __init__(
+        self,
+        embed: EmbedFn,
+        *,
+        max_sentences: int = 3,
+        min_score: float = 0.45,
+        max_gap: float = 0.1,
+        w_cosine: float = 0.7,
+        w_lexical: float = 0.3,
+        w_rank: float = 0.05,
+        heading_credit: float = 0.5,
+        duplicate_cosine: float = 0.95,
+    ) -> None:
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
+        self.embed = embed
+        self.max_sentences = max_sentences
+        self.min_score = min_score
+        """Below this best score the answer is ``NOT_FOUND`` (calibrated on SQuAD, see module doc)."""
+        self.max_gap = max_gap
+        """Sentences scoring more than this below the best one are not added."""
+        self.w_cosine, self.w_lexical, self.w_rank = w_cosine, w_lexical, w_rank
+        self.heading_credit = heading_credit
+        self.duplicate_cosine = duplicate_cosine
+
+    def score(
+        self, question: str, passages: Sequence[str], *, passage_scores: Sequence[float] | None = None
+    ) -> tuple[list[ScoredSentence], np.ndarray]:
+        """Every distinct candidate sentence, scored, best first, and their vectors (same order)."""
+        seen: set[str] = set()
+        cands: list[tuple[int, _Candidate]] = []
+        for p, passage in enumerate(passages):
+            for c in _candidates(passage):
+                k = _key(c.text)
+                if k not in seen:  # overlapping chunks repeat sentences: keep the higher-ranked copy
+                    seen.add(k)
+                    cands.append((p, c))
+        if not cands:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        vecs = np.asarray(self.embed([question] + [c.embed_text for _, c in cands]), dtype=np.float32)
+        cos = vecs[1:] @ vecs[0]
+        prior = self._priors(len(passages), passage_scores)
+        q_terms = _terms(question)
+        out: list[ScoredSentence] = []
+        for i, (p, c) in enumerate(cands):
+            lex = 0.0
+            if q_terms:
+                terms, ctx = _terms(c.text), _terms(c.context)
+                hits = sum(1.0 if t in terms else self.heading_credit if t in ctx else 0.0 for t in q_terms)
+                lex = hits / len(q_terms)
+            s = self.w_cosine * float(cos[i]) + self.w_lexical * lex + self.w_rank * prior[p]
+            out.append(ScoredSentence(c.text, p, s, c.start, c.end, float(cos[i]), lex))
+        order = sorted(range(len(out)), key=lambda i: -out[i].score)
+        return [out[i] for i in order], vecs[1:][order]
+
+    @staticmethod
+    def _priors(n: int, passage_scores: Sequence[float] | None) -> list[float]:
+        if passage_scores is None or len(passage_scores) != n:
+            return [1.0 / (1 + r) for r in range(n)]
+        top = max((float(s) for s in passage_scores), default=0.0)
+        if top <= 0:
+            return [1.0 / (1 + r) for r in range(n)]
+        return [max(0.0, float(s)) / top for s in passage_scores]
+
+    def answer(
+        self, question: str, passages: Sequence[str], *, passage_scores: Sequence[float] | None = None
+    ) -> ExtractiveAnswer:
+        """The best sentences of ``passages`` (ranked, best first) for ``question``, cited ``[n]``."""
+        scored, vecs = self.score(question, passages, passage_scores=passage_scores)
+        best = scored[0].score if scored else 0.0
+        if not scored or best < self.min_score:
+            return ExtractiveAnswer(NOT_FOUND, [], [], False, best, len(scored))
+        picked: list[int] = []
+        for i, s in enumerate(scored):
+            if len(picked) == self.max_sentences or s.score < max(self.min_score, best - self.max_gap):
+                break
+            if any(self._duplicate(scored[i], vecs[i], scored[j], vecs[j]) for j in picked):
+                continue
+            picked.append(i)
+        # Lead with the best sentence; keep each passage's sentences together so citations run in order.
+        group_rank: dict[int, int] = {}
+        for i in picked:
+            group_rank.setdefault(scored[i].passage, len(group_rank))
+        chosen = sorted((scored[i] for i in picked), key=lambda s: group_rank[s.passage])  # stable
+        text = " ".join(_with_citation(s.text, s.passage + 1) for s in chosen)
+        cited = list(dict.fromkeys(s.passage for s in chosen))
+        return ExtractiveAnswer(text, cited, chosen, True, best, len(scored))
+
+    def _duplicate(self, a: ScoredSentence, va: np.ndarray, b: ScoredSentence, vb: np.ndarray) -> bool:
+        if float(va @ vb) >= self.duplicate_cosine:
+            return True
+        ka, kb = _key(a.text), _key(b.text)
+        return ka in kb or kb in ka
