@@ -249,9 +249,7 @@ def test_json_collection_with_custom_fields(tmp_path: Path) -> None:
         ("[1, 2]\n", "line 1: expected a JSON object"),
     ],
 )
-def test_bad_jsonl_record_fails_the_file_naming_line_and_field(
-    tmp_path: Path, content: str, expected: str
-) -> None:
+def test_bad_jsonl_record_fails_the_file_naming_line_and_field(tmp_path: Path, content: str, expected: str) -> None:
     assert reason_of(write(tmp_path / "bad.jsonl", content)).startswith(expected)
 
 
@@ -397,9 +395,7 @@ def test_thread_fallback_where_fork_is_unavailable(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(_isolation, "CAN_FORK", False)
     register_loader(".sleepy", slow)
     try:
-        assert reason_of(write(tmp_path / "x.sleepy", "x"), LoadOptions(timeout_s=0.2)).startswith(
-            "parser timed out"
-        )
+        assert reason_of(write(tmp_path / "x.sleepy", "x"), LoadOptions(timeout_s=0.2)).startswith("parser timed out")
         assert load_file(write(tmp_path / "ok.md", "# Ok\n"))[0].title == "Ok"
     finally:
         unregister_loader(".sleepy")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ragtune.embed.base import DEFAULT_MODEL, resolve_model_path
+from ragtune.embed.tokens import fast_counter
 from ragtune.errors import EmbedderError
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -63,6 +64,10 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
+        hf_logging.set_verbosity_error()  # counting long texts is intended, not an indexing error
 
         self.name = model
         path = resolve_model_path(model)
@@ -83,6 +88,7 @@ class SentenceTransformerEmbedder:
         short = model.rstrip("/").split("/")[-1]
         self.id = f"{short}@{_model_revision(path)}:{precision}"
         self._lock = threading.Lock()
+        self._count = fast_counter(_tokenizer_kind(self._tokenizer), self._exact_counts)
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
@@ -123,10 +129,17 @@ class SentenceTransformerEmbedder:
         return vec.cpu().numpy().astype(np.float32)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        if not texts:
-            return []
+        return self._count(texts) if texts else []
+
+    def _exact_counts(self, texts: list[str]) -> list[int]:
         enc = self._tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in enc]
+
+
+def _tokenizer_kind(tokenizer: Any) -> str:
+    """The model type of a fast tokenizer's backend ("WordPiece", "BPE", ...), or "" if unknown."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return type(backend.model).__name__ if backend is not None else ""
 
 
 _CACHE: dict[tuple[str, str, int], SentenceTransformerEmbedder] = {}

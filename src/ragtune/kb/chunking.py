@@ -51,59 +51,14 @@ _WORD_RE = re.compile(r"\S+")
 _SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？]+[\"'”’」』)\]]*")
 _NEXT_CHAR_RE = re.compile(r"\s*(\S)")
 _DOTTED_ABBREVIATION_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
-_ABBREVIATIONS = frozenset(
-    {
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "sr",
-        "jr",
-        "st",
-        "mt",
-        "vs",
-        "fig",
-        "figs",
-        "no",
-        "nos",
-        "vol",
-        "vols",
-        "approx",
-        "cf",
-        "al",
-        "eq",
-        "eqs",
-        "ref",
-        "refs",
-        "sec",
-        "ch",
-        "pp",
-        "dept",
-        "ca",
-        "resp",
-        "incl",
-        "esp",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "capt",
-        "rev",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-    }
-)
+# fmt: off
+_ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "fig", "figs", "no", "nos", "vol",
+    "vols", "approx", "cf", "al", "eq", "eqs", "ref", "refs", "sec", "ch", "pp", "dept", "ca", "resp",
+    "incl", "esp", "gen", "col", "lt", "sgt", "capt", "rev", "jan", "feb", "mar", "apr", "jun", "jul",
+    "aug", "sep", "sept", "oct", "nov", "dec",
+})
+# fmt: on
 _OPENERS = "([{\"'“‘«"
 _CLOSERS = "\"'”’»)]」』"
 
@@ -451,9 +406,7 @@ def chunk_document(
         while u < len(unit_spans) and unit_block[u] == b:
             s, e = unit_spans[u]
             kind = _HEAD if block.kind == "h" else _SENT
-            for ps, pe, n, whole in _fragments(
-                text, s, e, unit_tokens[u], limit, counter, sentences=block.kind == "l"
-            ):
+            for ps, pe, n, whole in _fragments(text, s, e, unit_tokens[u], limit, counter, sentences=block.kind == "l"):
                 atoms.add(ps, pe, n, kind if whole or kind == _HEAD else _FRAG, section)
                 total += n
             u += 1

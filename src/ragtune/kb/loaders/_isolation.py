@@ -75,7 +75,7 @@ class _Worker:
     def __init__(self) -> None:
         ctx = multiprocessing.get_context("fork")
         self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child_conn,), name=WORKER_NAME, daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child_conn, self.conn), name=WORKER_NAME, daemon=True)
         self.generation = registry_generation()
         with warnings.catch_warnings():
             # Python 3.12+ warns that forking a threaded process may deadlock the child. The child only
@@ -108,10 +108,13 @@ class _Worker:
         self.conn.close()
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, parent_end: Connection) -> None:
     """The worker's loop: parse each requested file and send back ("ok", docs) or ("error", reason)."""
     global _in_worker
     _in_worker = True
+    # The fork copied the parent's end of the pipe; while this copy is open, the parent's death
+    # (even SIGKILL) never reads as EOF here and the worker would outlive it forever.
+    parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
     while True:
         try:
