@@ -35,9 +35,7 @@ class EmbedSettings:
 @dataclass
 class ChunkSettings:
     max_tokens: int = field(default=200, metadata={"help": "embedder tokens per chunk (model limit 256)"})
-    overlap_tokens: int = field(
-        default=32, metadata={"help": "trailing sentences repeated in the next chunk"}
-    )
+    overlap_tokens: int = field(default=32, metadata={"help": "trailing sentences repeated in the next chunk"})
 
 
 @dataclass

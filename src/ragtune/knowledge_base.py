@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -18,7 +19,8 @@ from ragtune.search.passage import Passage
 from ragtune.search.retriever import Retriever
 
 if TYPE_CHECKING:
-    from ragtune.rag import Answer, Pipeline
+    from ragtune.rag import Answer
+    from ragtune.strategies import Strategy
 
 
 class KnowledgeBase:
@@ -34,7 +36,7 @@ class KnowledgeBase:
         self.settings = settings
         self._embedder = embedder
         self._retriever: Retriever | None = None
-        self._pipeline: Pipeline | None = None
+        self._strategies: dict[str, Strategy] | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -75,13 +77,15 @@ class KnowledgeBase:
             self._retriever = Retriever(self.store, self.embedder, self.settings.search)
         return self._retriever
 
-    @property
-    def pipeline(self) -> Pipeline:
-        if self._pipeline is None:
-            from ragtune.rag import Pipeline
+    def strategies(self, *, model: str | None = None, adapter: str | None = None) -> dict[str, Strategy]:
+        """The strategies this KB can answer with (built-ins + ragtune.toml); see ``ragtune.strategies``."""
+        from ragtune.strategies import load_strategies
 
-            self._pipeline = Pipeline(self.retriever, self.settings.answer)
-        return self._pipeline
+        if model or adapter:
+            return load_strategies(self, model=model, adapter=adapter)
+        if self._strategies is None:
+            self._strategies = load_strategies(self)
+        return self._strategies
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -169,8 +173,27 @@ class KnowledgeBase:
         mode: str | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
+        strategy: str | None = None,
+        model: str | None = None,
+        adapter: str | None = None,
     ) -> Answer:
-        return self.pipeline.ask(question, k=k, mode=mode, at=at, filters=filters)
+        """Answer ``question`` with a strategy (default ``rag-extractive``, or ``rag`` when ``model`` is given).
+
+        ``k`` and ``mode`` override the strategy's retrieval settings for this call.
+        """
+        from ragtune.strategies import DEFAULT_STRATEGY
+
+        available = self.strategies(model=model, adapter=adapter)
+        name = strategy or ("rag" if model else DEFAULT_STRATEGY)
+        if name not in available:
+            raise ConfigError(f"unknown strategy {name!r}; available: {', '.join(sorted(available))}")
+        chosen = available[name]
+        pipeline = chosen.pipeline
+        if k is not None or mode is not None:
+            pipeline = copy.copy(pipeline)
+            pipeline.k = k or pipeline.k
+            pipeline.mode = mode or pipeline.mode
+        return pipeline.ask(question, at=at, filters=filters)
 
     @property
     def head(self) -> int:

@@ -1,17 +1,19 @@
-"""The RAG pipeline: retrieve → answer → cite → trace.
+"""The RAG pipeline: retrieve → prompt → generate → cite → trace.
 
-Without a configured language model the answer is extractive: sentences chosen from the retrieved
-passages, each cited as ``[n]`` (n numbers the passages retrieved for the question).
+One :class:`RagPipeline` serves every strategy: with a retriever it answers from numbered, fenced
+passages and keeps only citations of passages it actually gave; without one it asks the model closed-book.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragtune.config import AnswerSettings
-from ragtune.llm.extractive import ExtractiveAnswerer
+from ragtune.llm.base import Generation, GenerationOptions, Generator, Message, RetrievedContext
+from ragtune.llm.citations import StreamingCitationFilter, parse_citations
+from ragtune.llm.prompts import PromptTemplates, Source, pack_sources, rag_messages
 from ragtune.search.passage import Passage
 from ragtune.search.retriever import Retriever
 
@@ -35,15 +37,19 @@ class Citation:
 
 @dataclass
 class Answer:
-    """An answer with its citations, the KB version it came from, and how long each stage took."""
+    """An answer with its citations, the KB version it came from, tokens, and per-stage timings."""
 
     question: str
     text: str
     citations: list[Citation]
-    version: int
+    version: int | None
     answered: bool
     passages: list[Passage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    dropped_citations: list[int] = field(default_factory=list)
+    finish_reason: str = "stop"
     trace: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self, with_passages: bool = False) -> dict[str, Any]:
@@ -53,14 +59,17 @@ class Answer:
             "answer": self.text,
             "answered": self.answered,
             "citations": [c.as_dict() for c in self.citations],
+            "dropped_citations": self.dropped_citations,
+            "tokens": {"in": self.tokens_in, "out": self.tokens_out},
             "timings_ms": self.timings_ms,
+            "trace": self.trace,
         }
         if with_passages:
             out["passages"] = [p.as_dict() for p in self.passages]
         return out
 
 
-def cite(passages: list[Passage], numbers: list[int]) -> list[Citation]:
+def cite(passages: Sequence[Passage], numbers: Sequence[int]) -> list[Citation]:
     """Citations for the 1-based passage ``numbers`` (in the given order)."""
     out = []
     for n in numbers:
@@ -80,51 +89,151 @@ def cite(passages: list[Passage], numbers: list[int]) -> list[Citation]:
     return out
 
 
-class Pipeline:
-    """Question → Answer over one retriever with the extractive answerer."""
+def split_messages(messages: Sequence[Message]) -> tuple[str, list[Message]]:
+    """The question (the last user turn) and the earlier non-system turns."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user":
+            history = [m for m in messages[:i] if m.get("role") in ("user", "assistant")]
+            return messages[i].get("content", ""), history
+    raise ValueError("messages must contain a user message")
 
-    def __init__(self, retriever: Retriever, settings: AnswerSettings | None = None) -> None:
+
+@dataclass
+class _Prepared:
+    question: str
+    passages: list[Passage]
+    prompt: list[Message]
+    context: RetrievedContext | None
+    version: int | None
+    retrieve_ms: float
+
+
+class RagPipeline:
+    """Question → Answer with one generator, retrieving first when a retriever is given."""
+
+    def __init__(
+        self,
+        generator: Generator,
+        retriever: Retriever | None = None,
+        *,
+        k: int = 5,
+        mode: str | None = None,
+        templates: PromptTemplates | None = None,
+        options: GenerationOptions | None = None,
+        name: str = "",
+    ) -> None:
+        self.generator = generator
         self.retriever = retriever
-        self.settings = settings or AnswerSettings()
-        self.answerer = ExtractiveAnswerer(
-            retriever.embedder.embed,
-            max_sentences=self.settings.max_sentences,
-            min_score=self.settings.min_score,
+        self.k = k
+        self.mode = mode
+        self.templates = templates or PromptTemplates()
+        self.options = options or GenerationOptions()
+        self.name = name or ("rag" if retriever else "base")
+
+    def _prepare(
+        self, messages: Sequence[Message], options: GenerationOptions, at: int | None, filters: dict[str, Any] | None
+    ) -> _Prepared:
+        question, history = split_messages(messages)
+        if self.retriever is None:
+            system = [m for m in messages if m.get("role") == "system"] or [
+                {"role": "system", "content": self.templates.base_system}
+            ]
+            prompt = [*system, *history, {"role": "user", "content": question}]
+            return _Prepared(question, [], prompt, None, None, 0.0)
+        t0 = time.perf_counter()
+        passages = self.retriever.search(question, self.k, mode=self.mode, at=at, filters=filters)
+        retrieve_ms = (time.perf_counter() - t0) * 1000
+        version = passages[0].version if passages else self.retriever.store.check_version(at)
+        sources = [Source(p.text, p.title, p.citation_source) for p in passages]
+        budget = self.generator.context_window - options.max_new_tokens - 16
+        n = pack_sources(
+            question,
+            sources,
+            count_tokens=self.generator.count_tokens,
+            budget=budget,
+            templates=self.templates,
+            history=history,
+        )
+        passages, sources = passages[:n], sources[:n]
+        prompt = rag_messages(question, sources, templates=self.templates, history=history)
+        context = RetrievedContext(question, [p.text for p in passages], [p.score for p in passages])
+        return _Prepared(question, passages, prompt, context, version, retrieve_ms)
+
+    def _finish(self, prep: _Prepared, gen: Generation, started: float, generate_ms: float) -> Answer:
+        if self.retriever is None:
+            text, cited, dropped = gen.text.strip(), [], []
+        else:
+            parsed = parse_citations(gen.text, len(prep.passages))
+            text, cited, dropped = parsed.text, parsed.cited, parsed.dropped
+        answered = bool(gen.extra.get("answered", bool(text)))
+        return Answer(
+            question=prep.question,
+            text=text,
+            citations=cite(prep.passages, cited),
+            version=prep.version,
+            answered=answered,
+            passages=prep.passages,
+            timings_ms={
+                "retrieve": round(prep.retrieve_ms, 2),
+                "generate": round(generate_ms, 2),
+                "total": round((time.perf_counter() - started) * 1000, 2),
+            },
+            tokens_in=gen.tokens_in,
+            tokens_out=gen.tokens_out,
+            dropped_citations=dropped,
+            finish_reason=gen.finish_reason,
+            trace={
+                "strategy": self.name,
+                "generator": self.generator.name,
+                "mode": (self.mode or self.retriever.settings.mode) if self.retriever else None,
+                "k": len(prep.passages),
+                "prompt_messages": len(prep.prompt),
+                **{k: v for k, v in gen.extra.items() if k in ("best_score",)},
+            },
         )
 
-    def ask(
+    def answer(
         self,
-        question: str,
+        messages: Sequence[Message],
         *,
-        k: int | None = None,
-        mode: str | None = None,
+        options: GenerationOptions | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
     ) -> Answer:
-        t0 = time.perf_counter()
-        passages = self.retriever.search(question, k or self.settings.k, mode=mode, at=at, filters=filters)
-        t1 = time.perf_counter()
-        result = self.answerer.answer(
-            question, [p.text for p in passages], passage_scores=[p.score for p in passages]
-        )
-        t2 = time.perf_counter()
-        version = passages[0].version if passages else self.retriever.store.check_version(at)
-        return Answer(
-            question=question,
-            text=result.text,
-            citations=cite(passages, [i + 1 for i in result.cited]),
-            version=version,
-            answered=result.answered,
-            passages=passages,
-            timings_ms={
-                "retrieve": round((t1 - t0) * 1000, 2),
-                "generate": round((t2 - t1) * 1000, 2),
-                "total": round((t2 - t0) * 1000, 2),
-            },
-            trace={
-                "mode": mode or self.retriever.settings.mode,
-                "k": len(passages),
-                "best_score": round(float(result.best_score), 4),
-                "generator": "extractive",
-            },
-        )
+        started = time.perf_counter()
+        opts = options or self.options
+        prep = self._prepare(messages, opts, at, filters)
+        t = time.perf_counter()
+        gen = self.generator.generate(prep.prompt, opts, context=prep.context)
+        return self._finish(prep, gen, started, (time.perf_counter() - t) * 1000)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        options: GenerationOptions | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Text pieces as they are generated (invalid citations filtered out), then the final Answer."""
+        started = time.perf_counter()
+        opts = options or self.options
+        prep = self._prepare(messages, opts, at, filters)
+        t = time.perf_counter()
+        filt = StreamingCitationFilter(len(prep.passages)) if self.retriever is not None else None
+        final: Generation | None = None
+        for piece in self.generator.stream(prep.prompt, opts, context=prep.context):
+            if isinstance(piece, Generation):
+                final = piece
+            elif filt is None:
+                yield piece
+            else:
+                yield from (p for p in filt.feed(piece) if p)
+        if filt is not None and (rest := filt.flush()):
+            yield rest
+        if final is None:  # pragma: no cover - a generator that broke the protocol
+            raise RuntimeError(f"{self.generator.name}: stream ended without a Generation")
+        yield self._finish(prep, final, started, (time.perf_counter() - t) * 1000)
+
+    def ask(self, question: str, **kw: Any) -> Answer:
+        return self.answer([{"role": "user", "content": question}], **kw)

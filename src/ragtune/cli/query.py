@@ -72,6 +72,14 @@ def search(
 @_at
 @_filter
 @click.option("--show-passages", is_flag=True, help="Also print the retrieved passages.")
+@click.option(
+    "--strategy",
+    default=None,
+    help="base | rag | rag-extractive | a [strategies.NAME] from ragtune.toml (default: rag-extractive, "
+    "or rag with --model).",
+)
+@click.option("--model", default=None, help="Model spec: hf:PATH_OR_ID or openai:MODEL (see ragtune.toml [llm]).")
+@click.option("--adapter", default=None, type=click.Path(), help="A LoRA adapter directory for an hf: model.")
 @json_option
 @kb_option
 def ask(
@@ -81,12 +89,24 @@ def ask(
     at: int | None,
     filters: tuple[str, ...],
     show_passages: bool,
+    strategy: str | None,
+    model: str | None,
+    adapter: str | None,
     as_json: bool,
     kb_path: Path | None,
 ) -> None:
     """Answer QUESTION from the knowledge base, citing sources as [n]."""
     kb = open_kb(kb_path)
-    answer = kb.ask(question, k=k, mode=mode, at=at, filters=parse_filters(filters))
+    answer = kb.ask(
+        question,
+        k=k,
+        mode=mode,
+        at=at,
+        filters=parse_filters(filters),
+        strategy=strategy,
+        model=model,
+        adapter=adapter,
+    )
     if as_json:
         data = answer.as_dict(with_passages=show_passages)
         data["citations"] = [
@@ -99,9 +119,11 @@ def ask(
         click.echo()
         for c in answer.citations:
             click.secho(f"[{c.n}] {c.source}", dim=True)
+    tokens = f" · {answer.tokens_in}+{answer.tokens_out} tokens" if answer.tokens_in else ""
+    version = f"version {answer.version} · " if answer.version is not None else ""
     click.secho(
-        f"\nversion {answer.version} · retrieve {answer.timings_ms['retrieve']:.0f} ms"
-        f" · answer {answer.timings_ms['generate']:.0f} ms",
+        f"\n{version}{answer.trace.get('strategy')} · retrieve {answer.timings_ms['retrieve']:.0f} ms"
+        f" · answer {answer.timings_ms['generate']:.0f} ms{tokens}",
         dim=True,
     )
     if show_passages:

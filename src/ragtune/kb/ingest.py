@@ -205,8 +205,7 @@ class Ingestor:
 
     def _live_sources(self) -> dict[str, str]:
         rows = self.store.db.execute(
-            "SELECT l.doc_id, r.source FROM live l JOIN revisions r ON r.id = l.revision_id "
-            "WHERE l.to_version IS NULL"
+            "SELECT l.doc_id, r.source FROM live l JOIN revisions r ON r.id = l.revision_id WHERE l.to_version IS NULL"
         )
         return dict(rows.fetchall())
 

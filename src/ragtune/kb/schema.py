@@ -106,9 +106,7 @@ def now() -> str:
 
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the store's schema up to date; return its schema version."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)"
-    )
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
     done = {row[0] for row in db.execute("SELECT id FROM migrations")}
     if done and max(done) > len(MIGRATIONS):
         raise SchemaError(

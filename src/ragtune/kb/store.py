@@ -339,9 +339,7 @@ class Store:
                     cid = int(got[0])
                 if h in vectors:
                     vec = np.asarray(vectors[h], dtype=np.float32)
-                    db.execute(
-                        "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", (cid, embedder_id, vec.tobytes())
-                    )
+                    db.execute("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", (cid, embedder_id, vec.tobytes()))
                 elif (
                     db.execute(
                         "SELECT 1 FROM embeddings WHERE chunk_id = ? AND embedder = ?", (cid, embedder_id)

@@ -16,9 +16,7 @@ def rrf(rankings: list[np.ndarray], k: int = 60) -> tuple[np.ndarray, np.ndarray
     return _ordered(fused)
 
 
-def weighted(
-    legs: list[tuple[np.ndarray, np.ndarray]], weights: list[float]
-) -> tuple[np.ndarray, np.ndarray]:
+def weighted(legs: list[tuple[np.ndarray, np.ndarray]], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Σ w · min-max-normalized score over the legs (a missing entry counts 0 in that leg)."""
     fused: dict[int, float] = {}
     for (positions, scores), w in zip(legs, weights, strict=True):

@@ -30,9 +30,7 @@ class Passage:
     @property
     def citation_source(self) -> str:
         """Human-readable origin: path, heading, page."""
-        parts = [
-            self.source.split("#", 1)[0] if "#" in self.source and self.doc_id in self.source else self.source
-        ]
+        parts = [self.source.split("#", 1)[0] if "#" in self.source and self.doc_id in self.source else self.source]
         if self.heading_path:
             parts.append(" › ".join(self.heading_path))
         if self.page is not None:

@@ -28,9 +28,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or SearchSettings()
         if self.settings.lexical_engine not in ENGINES:
-            raise SearchError(
-                f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}"
-            )
+            raise SearchError(f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}")
         if self.settings.fusion not in fusion.FUSIONS:
             raise SearchError(f"search.fusion must be one of {fusion.FUSIONS}, not {self.settings.fusion!r}")
         self.index = ChunkIndex(store, embedder)
@@ -72,9 +70,7 @@ class Retriever:
             positions, scores = legs[mode]
         return self._passages(positions, scores, legs, live, passage_ok, k)
 
-    def _lexical(
-        self, query: str, live: LiveSet, allowed: np.ndarray, depth: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _lexical(self, query: str, live: LiveSet, allowed: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         if self.settings.lexical_engine == "memory":
             return self.index.bm25.search(query, allowed, live.n_live, live.avg_len, depth)
         expr = fts5_query(query)

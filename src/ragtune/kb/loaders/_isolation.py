@@ -123,10 +123,15 @@ def _serve(conn: Connection, parent_end: Connection) -> None:
             return  # the parent went away
         try:
             conn.send(("ok", parse(path, opts)))
+            continue
         except LoaderError as exc:
-            conn.send(("error", exc.reason))
+            reply = ("error", exc.reason)
         except BaseException as exc:  # e.g. unpicklable metadata, SystemExit in a loader
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except OSError:
+            return  # the parent went away while we parsed (why the first send failed, too)
 
 
 def _parse_in_thread(path: Path, opts: LoadOptions, timeout_s: float) -> list[Document]:

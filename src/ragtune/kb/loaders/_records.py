@@ -59,9 +59,7 @@ def _jsonl_records(path: Path, text: str) -> Iterator[tuple[int, Any]]:
             raise LoaderError(path, f"line {lineno}: invalid JSON at column {exc.colno}: {exc.msg}") from None
 
 
-def _documents(
-    path: Path, opts: LoadOptions, records: Iterator[tuple[int, Any]], where: str
-) -> list[Document]:
+def _documents(path: Path, opts: LoadOptions, records: Iterator[tuple[int, Any]], where: str) -> list[Document]:
     fmt = path.suffix.lower().lstrip(".")
     id_fields = [opts.id_field]
     if opts.id_field == "id":

@@ -1,0 +1,171 @@
+"""Strategies: named recipes (a generator, maybe an adapter, whether and how to retrieve) → Answers.
+
+Built in: ``rag-extractive`` (always: retrieval + the model-free answerer); with a model configured
+(``[llm] model`` in ragtune.toml, ``RAGTUNE_LLM_MODEL``, or ``--model``), also ``base`` (the model alone,
+closed book) and ``rag`` (retrieval + the model). More are defined in ragtune.toml::
+
+    [strategies.rag-qwen]
+    generator = "hf:Qwen/Qwen2.5-0.5B-Instruct"
+    adapter = "runs/abc/adapter"     # optional LoRA adapter
+    retrieve = true
+    k = 5
+    mode = "hybrid"
+
+Generators load on first use, so listing strategies (``/v1/models``) loads no model.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from ragtune.config import raw_config
+from ragtune.errors import ConfigError
+from ragtune.llm.base import GenerationOptions, Message
+from ragtune.llm.prompts import PromptTemplates
+from ragtune.llm.registry import load_generator
+from ragtune.rag import Answer, RagPipeline
+
+if TYPE_CHECKING:
+    from ragtune.knowledge_base import KnowledgeBase
+
+DEFAULT_STRATEGY = "rag-extractive"
+
+
+@dataclass
+class StrategySpec:
+    """How a strategy answers. ``generator`` is a model spec: extractive, hf:PATH_OR_ID, openai:MODEL."""
+
+    name: str
+    generator: str = "extractive"
+    adapter: str | None = None
+    retrieve: bool = True
+    k: int | None = None
+    mode: str | None = None
+    description: str = ""
+    temperature: float = 0.0
+    max_new_tokens: int = 256
+    stop: list[str] = field(default_factory=list)
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = 60.0
+
+    @classmethod
+    def from_table(cls, name: str, table: dict[str, Any]) -> StrategySpec:
+        known = {f.name for f in fields(cls)} - {"name"}
+        unknown = set(table) - known
+        if unknown:
+            raise ConfigError(f"[strategies.{name}] unknown keys: {', '.join(sorted(unknown))}")
+        try:
+            return cls(name=name, **table)
+        except TypeError as exc:
+            raise ConfigError(f"[strategies.{name}]: {exc}") from exc
+
+
+class Strategy:
+    """A named way of answering; builds its pipeline (loading the model) on first use."""
+
+    def __init__(self, spec: StrategySpec, kb: KnowledgeBase, templates: PromptTemplates) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.kb = kb
+        self.templates = templates
+        self.description = spec.description or _describe(spec)
+        self._pipeline: RagPipeline | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pipeline(self) -> RagPipeline:
+        with self._lock:
+            if self._pipeline is None:
+                s = self.spec
+                settings: dict[str, Any] = {}
+                if s.generator == "extractive":
+                    a = self.kb.settings.answer
+                    settings = {"max_sentences": a.max_sentences, "min_score": a.min_score}
+                elif s.generator.startswith("openai:"):
+                    settings = {"base_url": s.base_url, "timeout_s": s.timeout_s}
+                    if s.api_key_env is not None:
+                        settings["api_key_env"] = s.api_key_env
+                    settings = {k: v for k, v in settings.items() if v is not None}
+                generator = load_generator(s.generator, adapter=s.adapter, embed=self.kb.embedder.embed, **settings)
+                self._pipeline = RagPipeline(
+                    generator,
+                    self.kb.retriever if s.retrieve else None,
+                    k=s.k or self.kb.settings.answer.k,
+                    mode=s.mode,
+                    templates=self.templates,
+                    options=GenerationOptions(
+                        temperature=s.temperature, max_new_tokens=s.max_new_tokens, stop=list(s.stop)
+                    ),
+                    name=s.name,
+                )
+            return self._pipeline
+
+    def answer(
+        self,
+        messages: Sequence[Message],
+        *,
+        options: GenerationOptions | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> Answer:
+        return self.pipeline.answer(messages, options=options, at=at, filters=filters)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        options: GenerationOptions | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> Iterator[str | Answer]:
+        return self.pipeline.stream(messages, options=options, at=at, filters=filters)
+
+    def ask(self, question: str, **kw: Any) -> Answer:
+        return self.answer([{"role": "user", "content": question}], **kw)
+
+
+def _describe(spec: StrategySpec) -> str:
+    how = "retrieval + " if spec.retrieve else "closed book, "
+    return how + spec.generator + (f" + adapter {spec.adapter}" if spec.adapter else "")
+
+
+def strategy_specs(
+    config: dict[str, Any], *, model: str | None = None, adapter: str | None = None
+) -> dict[str, StrategySpec]:
+    """Built-in and configured strategy specs, by name (configured ones override built-ins)."""
+    llm = dict(config.get("llm", {}))
+    model = model or os.environ.get("RAGTUNE_LLM_MODEL") or llm.pop("model", None)
+    llm.pop("model", None)
+    adapter = adapter or llm.pop("adapter", None)
+    llm.pop("adapter", None)
+    specs = {
+        DEFAULT_STRATEGY: StrategySpec(DEFAULT_STRATEGY, "extractive", description="retrieval + extractive answer")
+    }
+    if model:
+        common = {"adapter": adapter, **llm}
+        specs["base"] = StrategySpec.from_table("base", {"generator": model, "retrieve": False, **common})
+        specs["rag"] = StrategySpec.from_table("rag", {"generator": model, "retrieve": True, **common})
+    for name, table in (config.get("strategies") or {}).items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"[strategies.{name}] must be a table")
+        specs[name] = StrategySpec.from_table(name, table)
+    return specs
+
+
+def load_strategies(
+    kb: KnowledgeBase,
+    *,
+    model: str | None = None,
+    adapter: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Strategy]:
+    """Every strategy available for ``kb``: built-ins plus ``[strategies.*]`` from ragtune.toml."""
+    config = raw_config() if config is None else config
+    templates = PromptTemplates.from_config(config.get("prompts"))
+    specs = strategy_specs(config, model=model, adapter=adapter)
+    return {name: Strategy(spec, kb, templates) for name, spec in specs.items()}
