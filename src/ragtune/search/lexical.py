@@ -126,9 +126,10 @@ class BM25Index:
             for term, tf in Counter(terms).items():
                 tid = vocab.get(term)
                 if tid is None:
-                    tid = vocab[term] = len(vocab)
+                    # Lists first, then the vocabulary: a concurrent search() may look the term up.
                     self._docs.append(np.zeros(0, dtype=np.int32))
                     self._tfs.append(np.zeros(0, dtype=np.float32))
+                    tid = vocab[term] = len(vocab)
                 term_rows.append(tid)
                 pos_rows.append(base + i)
                 tf_rows.append(tf)
@@ -168,12 +169,17 @@ class BM25Index:
             tid = self.vocab.get(term)
             if tid is None:
                 continue
-            docs = self._docs[tid]
+            # A concurrent add() may have indexed positions past the caller's mask, and replaces a
+            # term's docs and tfs one after the other, each an extension of the last: their common
+            # prefix, cut where the mask ends, is one consistent posting list.
+            docs, tfs = self._docs[tid], self._tfs[tid]
+            n = min(len(docs), len(tfs), int(np.searchsorted(docs, len(allowed))))
+            docs, tfs = docs[:n], tfs[:n]
             keep = allowed[docs]
             docs = docs[keep]
             if not len(docs):
                 continue
-            tfs = self._tfs[tid][keep]
+            tfs = tfs[keep]
             df = len(docs)
             idf = np.log1p((n_live - df + 0.5) / (df + 0.5))
             norm = self.k1 * (1.0 - self.b + self.b * self.lengths[docs] / avg_len)

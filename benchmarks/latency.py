@@ -1,0 +1,346 @@
+"""Warm hybrid query latency (k=10, query embedding included) on SciFact and on a synthetic 100k-chunk KB.
+
+The synthetic KB is written through the real store API (``Store.write_revision`` + ``commit_version``):
+chunk texts are random runs of real SciFact sentences (a realistic vocabulary), vectors are random unit
+vectors (so building it takes a minute instead of ~20 minutes of embedding). Queries are real SciFact
+queries, so the lexical leg does realistic work; the dense leg's cost does not depend on vector values.
+
+    .venv/bin/python benchmarks/latency.py [--chunks 100000] [--queries 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+
+TARGET_P50_MS = 20.0
+WARMUP = 20
+
+# shared/MEASUREMENTS.md, same kind of machine, measured before ragtune existed (context, not run here).
+MEASURED_PEERS = [
+    ["plain reference pipeline, SciFact, dense (ST fp32 + numpy)", "6.7 ms p50 (6.4 of it query embedding)"],
+    ["plain reference pipeline, SciFact, RRF of bm25s + dense", "7.4 ms p50"],
+    ["query embedding alone, sentence-transformers fp32", "5.9 ms p50 / 8.5 ms p95"],
+    ["bm25s numba, 100k docs", "0.17 ms p50"],
+    ["SQLite FTS5 OR-query, 100k docs", "52 ms p50"],
+    ["numpy exact matvec, 100k x 384", "4.3 ms"],
+    ["framework overhead per query (AIMultiple): DSPy / Haystack / LlamaIndex / LangChain", "3.5 / 5.9 / 6 / 10 ms"],
+]
+
+
+def sentences() -> list[tuple[str, list[str]]]:
+    """(title, sentences) of every SciFact abstract."""
+    out = []
+    for d in common.read_jsonl(common.scifact_dir() / "corpus.jsonl"):
+        sents = [s for s in re.split(r"(?<=[.!?])\s+", d["text"]) if len(s) > 20]
+        if sents:
+            out.append((d.get("title", ""), sents))
+    return out
+
+
+def build_synthetic(path: Path, n_chunks: int, dim: int, embedder_id: str, seed: int = 0) -> float:
+    """Write ``n_chunks`` chunks (4 per document) straight through the store API. Returns seconds."""
+    from ragtune.kb.document import Chunk, Document
+    from ragtune.kb.ingest import chunk_context
+    from ragtune.kb.store import Store, chunk_hash
+
+    shutil.rmtree(path, ignore_errors=True)
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    pool = sentences()
+    flat = [s for _, ss in pool for s in ss]
+    store = Store(path, create=True)
+    t = time.perf_counter()
+    per_doc = 4
+    changes: dict[str, int | None] = {}
+    for d in range(n_chunks // per_doc):
+        title = rng.choice(pool)[0]
+        texts = [" ".join(rng.choice(flat) for _ in range(rng.randint(4, 8))) for _ in range(per_doc)]
+        text = "\n\n".join(texts)
+        doc = Document(id=f"syn-{d}", title=title, text=text, source=f"synthetic#{d}")
+        chunks, start = [], 0
+        for i, x in enumerate(texts):
+            chunks.append(Chunk(doc.id, i, x, start, start + len(x), n_tokens=len(x.split())))
+            start += len(x) + 2
+        contexts = [chunk_context(doc, c.heading_path) for c in chunks]
+        hashes = [chunk_hash(c, ch.text) for c, ch in zip(contexts, chunks, strict=True)]
+        vecs = nrng.standard_normal((per_doc, dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        rev = store.write_revision(
+            doc, f"syn{d}", chunks, contexts, hashes, dict(zip(hashes, vecs, strict=True)), embedder_id
+        )
+        changes[doc.id] = rev
+        if d % 5000 == 0:
+            print(f"  synthetic: {d * per_doc} chunks written", flush=True)
+    store.commit_version(changes, "ingest", "synthetic")
+    store.close()
+    return time.perf_counter() - t
+
+
+def timed_search(kb: Any, queries: list[str], k: int, mode: str = "hybrid") -> list[float]:
+    for q in queries[:WARMUP]:
+        kb.search(q, k=k, mode=mode)
+    out = []
+    for q in queries:
+        t = time.perf_counter()
+        kb.search(q, k=k, mode=mode)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def stages(kb: Any, queries: list[str], k: int) -> dict[str, float]:
+    """Median ms of each stage of a hybrid search, timed one stage at a time (Retriever internals)."""
+    from ragtune.search import fusion
+
+    r = kb.retriever
+    per: dict[str, list[float]] = {
+        "version + live set": [],
+        "query embedding": [],
+        "lexical (BM25)": [],
+        "dense (exact)": [],
+        "fusion + fetch passages": [],
+    }
+    for q in queries:
+        t0 = time.perf_counter()
+        version = r.store.check_version(None)
+        live = r.index.live(version)
+        chunk_ok, passage_ok = r.index.allowed(live, None)
+        depth = max(r.settings.depth, k)
+        t1 = time.perf_counter()
+        qvec = r.embedder.embed_query(q)
+        t2 = time.perf_counter()
+        lex = r._lexical(q, live, chunk_ok, depth)
+        t3 = time.perf_counter()
+        dense = r.index.dense.search(qvec, chunk_ok, depth)
+        t4 = time.perf_counter()
+        pos, sc = fusion.rrf([lex[0], dense[0]], r.settings.rrf_k)
+        r._passages(pos, sc, {"lexical": lex, "dense": dense}, live, passage_ok, k)
+        t5 = time.perf_counter()
+        for name, a, b in zip(per, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
+            per[name].append((b - a) * 1000)
+    return {name: common.percentile(v, 50) for name, v in per.items()}
+
+
+def measure(label: str, kb: Any, queries: list[str], k: int, engine: str) -> dict[str, Any]:
+    lat = timed_search(kb, queries, k)
+    row = {
+        "kb": label,
+        "engine": engine,
+        "chunks": kb.status()["chunks"],
+        "queries": len(lat),
+        "p50_ms": common.percentile(lat, 50),
+        "p95_ms": common.percentile(lat, 95),
+        "p99_ms": common.percentile(lat, 99),
+        "mean_ms": float(np.mean(lat)),
+    }
+    row["stages_p50_ms"] = stages(kb, queries, k)
+    print(f"  {label} [{engine}]: p50 {row['p50_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms", flush=True)
+    return row
+
+
+def fts5_twin(kb: Any, embedder: Any) -> Any:
+    """A KB handle on the same store whose retriever uses the fts5 engine and shares kb's loaded index."""
+    from ragtune import KnowledgeBase
+    from ragtune.search.retriever import Retriever
+
+    twin = KnowledgeBase(kb.store, common.settings(lexical_engine="fts5"), embedder)
+    twin._retriever = Retriever(kb.store, embedder, twin.settings.search)
+    twin._retriever.index = kb.retriever.index
+    return twin
+
+
+def bm25_candidates_experiment(kb: Any, queries: list[str], depth: int = 100) -> dict[str, float]:
+    """The BM25 leg as shipped vs. the same scoring with candidates taken by ``np.flatnonzero(scores)``
+    instead of ``np.unique(np.concatenate(postings))`` (a suggested change; results must be identical)."""
+    from collections import Counter
+
+    from ragtune.search.lexical import analyze, top_k
+
+    idx = kb.retriever.index
+    live = idx.live(kb.head)
+    mask = live.mask_for(idx.size)
+    bm = idx.bm25
+
+    def variant(query: str) -> tuple[np.ndarray, np.ndarray]:
+        scores = np.zeros(bm.size, dtype=np.float32)
+        for term, qtf in Counter(analyze(query)).items():
+            tid = bm.vocab.get(term)
+            if tid is None:
+                continue
+            docs = bm._docs[tid]
+            keep = mask[docs]
+            docs = docs[keep]
+            if not len(docs):
+                continue
+            tfs = bm._tfs[tid][keep]
+            df = len(docs)
+            idf = np.log1p((live.n_live - df + 0.5) / (df + 0.5))
+            norm = bm.k1 * (1.0 - bm.b + bm.b * bm.lengths[docs] / max(live.avg_len, 1e-6))
+            scores[docs] += qtf * idf * tfs * (bm.k1 + 1.0) / (tfs + norm)
+        cand = np.flatnonzero(scores)
+        return top_k(cand, scores[cand], depth)
+
+    shipped, alt, same = [], [], True
+    for q in queries:
+        t = time.perf_counter()
+        a = bm.search(q, mask, live.n_live, live.avg_len, depth)
+        t1 = time.perf_counter()
+        b = variant(q)
+        t2 = time.perf_counter()
+        shipped.append((t1 - t) * 1000)
+        alt.append((t2 - t1) * 1000)
+        same = same and np.array_equal(a[0], b[0]) and np.allclose(a[1], b[1])
+    res = {
+        "shipped_p50_ms": common.percentile(shipped, 50),
+        "flatnonzero_p50_ms": common.percentile(alt, 50),
+        "identical_results": same,
+    }
+    print(f"  BM25 candidate selection experiment: {res}", flush=True)
+    return res
+
+
+def query_embedding_threads(embedder: Any, queries: list[str]) -> dict[str, float]:
+    """p50 ms of ``embed_query`` with one torch thread per core (torch's default) and with one, interleaved."""
+    import torch
+
+    default = torch.get_num_threads()
+    many = os.cpu_count() or 2
+    out: dict[str, list[float]] = {f"threads={many}": [], "threads=1": []}
+    for q in queries:
+        for name, n in ((f"threads={many}", many), ("threads=1", 1)):
+            torch.set_num_threads(n)
+            t = time.perf_counter()
+            embedder.embed_query(q)
+            out[name].append((time.perf_counter() - t) * 1000)
+    torch.set_num_threads(default)
+    res = {name: common.percentile(v, 50) for name, v in out.items()}
+    print(f"  query embedding p50 by torch threads: {res}", flush=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chunks", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the synthetic KB")
+    ap.add_argument("--no-fts5", action="store_true", help="skip the fts5-engine peer rows")
+    ap.add_argument(
+        "--part",
+        default="all",
+        choices=["all", "scifact", "synthetic"],
+        help="measure one KB only (the other's rows are kept from the previous result)",
+    )
+    args = ap.parse_args()
+    from ragtune import KnowledgeBase
+
+    test_q, _ = common.scifact_queries("test")
+    train_q, _ = common.scifact_queries("train")
+    queries = (list(test_q.values()) + list(train_q.values()))[: args.queries]
+
+    rows: list[dict[str, Any]] = []
+    prev_path = common.RESULTS / "latency.json"
+    prev = json.loads(prev_path.read_text()) if args.part != "all" and prev_path.exists() else {}
+    extra: dict[str, Any] = {
+        k: prev.get(k)
+        for k in (
+            "synthetic",
+            "time_to_first_query_s",
+            "second_query_ms",
+            "query_embedding_by_torch_threads",
+            "bm25_candidates_experiment",
+        )
+    }
+    from ragtune.embed import load_embedder
+
+    embedder = load_embedder(common.settings().embed.model)
+    if args.part in ("all", "scifact"):
+        kb, _ = common.scifact_kb("scifact")
+        rows.append(measure("SciFact", kb, queries, args.k, "memory"))
+        if not args.no_fts5:
+            rows.append(measure("SciFact", fts5_twin(kb, embedder), queries, args.k, "fts5"))
+        kb.close()
+    else:
+        rows += [r for r in prev.get("rows", []) if r["kb"] == "SciFact"]
+
+    label = f"synthetic {args.chunks // 1000}k"
+    if args.part in ("all", "synthetic"):
+        syn = common.CACHE / f"synthetic_{args.chunks}"
+        build_s = None
+        marker = syn / "complete"
+        if args.rebuild or not marker.exists():
+            print(f"building the synthetic {args.chunks}-chunk KB ...", flush=True)
+            build_s = build_synthetic(syn, args.chunks, embedder.dim, embedder.id)
+            marker.write_text("ok\n")
+        t = time.perf_counter()
+        kb = KnowledgeBase.open(syn, settings=common.settings(), embedder=embedder)
+        kb.search(queries[0], k=args.k)
+        extra["time_to_first_query_s"] = time.perf_counter() - t
+        print(f"  time to first query at {args.chunks} chunks: {extra['time_to_first_query_s']:.1f} s", flush=True)
+        t = time.perf_counter()
+        kb.search(queries[1], k=args.k)
+        extra["second_query_ms"] = (time.perf_counter() - t) * 1000
+        rows.append(measure(label, kb, queries, args.k, "memory"))
+        if not args.no_fts5:
+            rows.append(measure(label, fts5_twin(kb, embedder), queries[:60], args.k, "fts5"))
+        extra["query_embedding_by_torch_threads"] = query_embedding_threads(embedder, queries[:100])
+        extra["bm25_candidates_experiment"] = bm25_candidates_experiment(kb, queries)
+        kb.close()
+        extra["synthetic"] = {
+            "chunks": args.chunks,
+            "build_s": build_s,
+            "how": "texts: random runs of 4-8 real SciFact sentences, 4 chunks/doc; vectors: random unit",
+        }
+    else:
+        rows += [r for r in prev.get("rows", []) if r["kb"] != "SciFact"]
+
+    rows.sort(key=lambda r: (r["kb"] != "SciFact", r["engine"] != "memory"))
+    print(
+        common.table(
+            ["KB", "lexical engine", "chunks", "queries", "p50 ms", "p95 ms", "p99 ms"],
+            [[r["kb"], r["engine"], r["chunks"], r["queries"], r["p50_ms"], r["p95_ms"], r["p99_ms"]] for r in rows],
+        )
+    )
+    names = list(rows[0]["stages_p50_ms"])
+    print(
+        common.table(
+            ["stage (p50 ms)", *[f"{r['kb']} [{r['engine']}]" for r in rows]],
+            [[n, *[r["stages_p50_ms"][n] for r in rows]] for n in names],
+        )
+    )
+    print(
+        f"time to first query at {args.chunks} chunks (open + index load + query, model already loaded): "
+        f"{extra['time_to_first_query_s']} s"
+    )
+    big = next((r for r in rows if r["kb"] == label and r["engine"] == "memory"), None)
+    common.write_result(
+        "latency",
+        {
+            "embedder": embedder.id,
+            "k": args.k,
+            "warmup": WARMUP,
+            "rows": rows,
+            **extra,
+            "target_p50_ms": TARGET_P50_MS,
+            "met": None if big is None else big["p50_ms"] <= TARGET_P50_MS,
+            "measured_peers": MEASURED_PEERS,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Request bodies. OpenAI's field names and limits; fields ragtune does not use are ignored, not refused."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "developer", "user", "assistant"]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Role
+    # A string, or OpenAI's content parts ([{"type": "text", "text": ...}]); only text parts are accepted.
+    content: str | list[dict[str, Any]] | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """``POST /v1/chat/completions``. ``model`` names a strategy; ``at`` and ``filters`` are ragtune extensions."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int = Field(default=1, ge=1, le=1, description="only one choice is generated")
+    at: int | None = Field(default=None, ge=1, description="answer from this KB version (default: latest)")
+    filters: dict[str, Any] | None = None
+
+
+class SearchRequest(BaseModel):
+    """``POST /v1/search``: the same parameters as ``ragtune search``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: str = Field(min_length=1)
+    k: int = Field(default=10, ge=1, le=1000)
+    mode: str | None = None
+    at: int | None = Field(default=None, ge=1)
+    filters: dict[str, Any] | None = None
+
+
+class AskRequest(BaseModel):
+    """``POST /v1/ask``: one question, answered by ``strategy`` (default ``rag-extractive``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    question: str = Field(min_length=1)
+    strategy: str | None = None
+    k: int | None = Field(default=None, ge=1, le=1000)
+    mode: str | None = None
+    at: int | None = Field(default=None, ge=1)
+    filters: dict[str, Any] | None = None

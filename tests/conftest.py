@@ -1,0 +1,56 @@
+"""Shared fixtures: the real embedding model (loaded once per session) and hermetic knowledge bases."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from ragtune.config import Settings
+from ragtune.embed import Embedder, load_embedder
+from ragtune.knowledge_base import KnowledgeBase
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The default embedder (all-MiniLM-L6-v2). Loading costs seconds, so once per session."""
+    return load_embedder()
+
+
+@pytest.fixture
+def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in ``tmp_path`` with no RAGTUNE_* settings, so no ragtune.toml or environment leaks in."""
+    for name in list(os.environ):
+        if name.startswith("RAGTUNE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def open_kb(embedder: Embedder) -> Iterator[Callable[[Path], KnowledgeBase]]:
+    """Open (creating) knowledge bases with default settings and the session's embedder; closed after."""
+    opened: list[KnowledgeBase] = []
+
+    def _open(path: Path) -> KnowledgeBase:
+        kb = KnowledgeBase.open(path, create=True, settings=Settings(), embedder=embedder)
+        opened.append(kb)
+        return kb
+
+    yield _open
+    for kb in opened:
+        kb.close()
+
+
+@pytest.fixture
+def subprocess_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for child processes: offline, and no RAGTUNE_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    return env
