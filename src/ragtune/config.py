@@ -60,7 +60,7 @@ class SearchSettings:
 class AnswerSettings:
     k: int = field(default=5, metadata={"help": "passages given to the answerer"})
     max_sentences: int = field(default=3, metadata={"help": "sentences in an extractive answer"})
-    min_score: float = field(default=0.66, metadata={"help": "relevance below which no answer is given"})
+    min_score: float = field(default=0.55, metadata={"help": "relevance below which no answer is given"})
 
 
 @dataclass

@@ -183,6 +183,7 @@ class KnowledgeBase:
         """
         from ragtune.strategies import DEFAULT_STRATEGY
 
+        self.store.check_version(at)  # a bad --at fails before any model loads
         available = self.strategies(model=model, adapter=adapter)
         name = strategy or ("rag" if model else DEFAULT_STRATEGY)
         if name not in available:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ragtune import __version__
-from ragtune.cli import kb_cmds, query
+from ragtune.cli import kb_cmds, models, query, serve
 from ragtune.errors import RagtuneError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -29,7 +29,17 @@ def cli() -> None:
     """
 
 
-for command in (kb_cmds.init, kb_cmds.ingest, kb_cmds.rm, kb_cmds.watch, kb_cmds.kb, query.search, query.ask):
+for command in (
+    kb_cmds.init,
+    kb_cmds.ingest,
+    kb_cmds.rm,
+    kb_cmds.watch,
+    kb_cmds.kb,
+    query.search,
+    query.ask,
+    serve.serve,
+    models.models,
+):
     cli.add_command(command)
 
 

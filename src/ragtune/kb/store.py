@@ -180,6 +180,8 @@ class Store:
             at = head + at  # -1: the version before head
         if at == 0 or (0 < at <= head):
             return at
+        if head == 0:
+            raise NotFoundError(f"no version {at}: the knowledge base is empty (run `ragtune ingest PATH`)")
         raise NotFoundError(f"no version {at}: the knowledge base has versions 1..{head}")
 
     def versions(self) -> list[VersionInfo]:

@@ -163,7 +163,6 @@ class BM25Index:
         """
         terms = Counter(analyze(query))
         scores = np.zeros(self.size, dtype=np.float32)
-        touched: list[np.ndarray] = []
         avg_len = max(avg_len, 1e-6)
         for term, qtf in terms.items():
             tid = self.vocab.get(term)
@@ -184,10 +183,10 @@ class BM25Index:
             idf = np.log1p((n_live - df + 0.5) / (df + 0.5))
             norm = self.k1 * (1.0 - self.b + self.b * self.lengths[docs] / avg_len)
             scores[docs] += qtf * idf * tfs * (self.k1 + 1.0) / (tfs + norm)
-            touched.append(docs)
-        if not touched:
+        # Every matched position scores > 0 (idf > 0, tf > 0): no need to merge the posting lists.
+        cand = np.flatnonzero(scores)
+        if not len(cand):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        cand = np.unique(np.concatenate(touched))
         return top_k(cand, scores[cand], k)
 
 

@@ -83,8 +83,10 @@ class Retriever:
                 (expr, limit),
             ).fetchall()
             ids = np.array([r[0] for r in rows], dtype=np.int64)
-            pos = np.searchsorted(self.index.chunk_ids, ids)
-            keep = allowed[np.minimum(pos, len(allowed) - 1)] if len(allowed) else np.zeros(len(pos), bool)
+            pos = np.minimum(np.searchsorted(self.index.chunk_ids, ids), max(self.index.size - 1, 0))
+            # A row stored after the index last synced has no position yet: it cannot be live here.
+            known = (self.index.chunk_ids[pos] == ids) if self.index.size else np.zeros(len(ids), bool)
+            keep = known & (pos < len(allowed)) & allowed[np.minimum(pos, max(len(allowed) - 1, 0))]
             if keep.sum() >= depth or len(rows) < limit:
                 scores = np.array([r[1] for r in rows], dtype=np.float32)
                 return pos[keep][:depth], scores[keep][:depth]

@@ -60,10 +60,7 @@ def load_file(path: str | Path, opts: LoadOptions | None = None, rel_id: str | N
         raise LoaderError(path, f"file is {size}, over the {cap} cap")
     if st.st_size == 0:
         raise LoaderError(path, "empty file")
-    if opts.timeout_s is None:
-        documents = parse(path, opts)
-    else:
-        documents = parse_with_timeout(path, opts, opts.timeout_s)
+    documents = parse(path, opts) if opts.timeout_s is None else parse_with_timeout(path, opts, opts.timeout_s)
 
     file_id = rel_id or path.name
     fmt = path.suffix.lower().lstrip(".")
