@@ -85,6 +85,14 @@ def main() -> None:
     say("Roll back: a new version whose contents equal version 1.")
     run("kb", "rollback", "1", "--kb", kb)
     run("ask", affected["question"], "--kb", kb)
+    say(
+        "Answers can also come from a language model: `--model hf:PATH_OR_ID` or `openai:MODEL`. Here, a tiny "
+        "Llama-style model built offline in seconds shows the plumbing (retrieval, fenced sources, citation "
+        "checks, exact token counts); its words are nonsense, so point --model at a real checkpoint for real answers."
+    )
+    tiny = str(work / "models" / "tiny")
+    run("models", "tiny", tiny, "--train-steps", "150", "--corpus", "docs")
+    run("ask", affected["question"], "--model", f"hf:{tiny}", "--kb", kb)
     say(f'Done. Try your own questions:  cd {work} && ragtune ask "..."  (the KB is in {kb})')
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Derived caches (the exported ONNX query graph) go to a per-run folder, not the user's ~/.cache.
+os.environ.setdefault("RAGTUNE_CACHE", tempfile.mkdtemp(prefix="ragtune-test-cache-"))
 
 from ragtune.config import Settings
 from ragtune.embed import Embedder, load_embedder

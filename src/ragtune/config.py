@@ -30,6 +30,9 @@ class EmbedSettings:
     model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "sentence-transformers name or path"})
     precision: str = field(default="auto", metadata={"help": "auto | fp32 | bf16 (autocast)"})
     batch_size: int = field(default=64, metadata={"help": "texts per forward pass at ingest"})
+    query_backend: str = field(
+        default="auto", metadata={"help": "auto (ONNX Runtime for single queries on CPU when available) | torch | onnx"}
+    )
 
 
 @dataclass

@@ -68,7 +68,9 @@ class KnowledgeBase:
         with self._lock:
             if self._embedder is None:
                 e = self.settings.embed
-                self._embedder = load_embedder(e.model, precision=e.precision, batch_size=e.batch_size)
+                self._embedder = load_embedder(
+                    e.model, precision=e.precision, batch_size=e.batch_size, query_backend=e.query_backend
+                )
             return self._embedder
 
     @property

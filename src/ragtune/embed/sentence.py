@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from ragtune.embed.base import DEFAULT_MODEL, resolve_model_path
+from ragtune.embed.onnx_query import OnnxQueryEncoder
 from ragtune.embed.tokens import fast_counter
 from ragtune.errors import EmbedderError
 
 PRECISIONS = ("auto", "fp32", "bf16")
+QUERY_BACKENDS = ("auto", "torch", "onnx")
 
 
 def cpu_has_bf16() -> bool:
@@ -58,6 +60,7 @@ class SentenceTransformerEmbedder:
         precision: str = "auto",
         batch_size: int = 64,
         device: str | None = None,
+        query_backend: str = "auto",
     ) -> None:
         if precision not in PRECISIONS:
             raise EmbedderError(f"embedder precision must be one of {PRECISIONS}, not {precision!r}")
@@ -88,6 +91,11 @@ class SentenceTransformerEmbedder:
         short = model.rstrip("/").split("/")[-1]
         self.id = f"{short}@{_model_revision(path)}:{precision}"
         self._lock = threading.Lock()
+        if query_backend not in QUERY_BACKENDS:
+            raise EmbedderError(f"embed.query_backend must be one of {QUERY_BACKENDS}, not {query_backend!r}")
+        self.query_backend = query_backend
+        self._onnx: OnnxQueryEncoder | None = None
+        self._onnx_tried = query_backend == "torch" or self._device != "cpu"
         self._count = fast_counter(_tokenizer_kind(self._tokenizer), self._exact_counts)
 
     @contextlib.contextmanager
@@ -115,7 +123,16 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """One text straight through tokenizer → transformer → pooling, skipping encode()'s overhead."""
+        """One text: through the fused ONNX graph when available (CPU), else tokenizer → transformer → pooling."""
+        if not self._onnx_tried:
+            with self._lock:
+                if not self._onnx_tried:
+                    self._onnx = OnnxQueryEncoder.create(self._model, self._tokenizer, self.id, self.max_tokens)
+                    self._onnx_tried = True
+                    if self._onnx is None and self.query_backend == "onnx":
+                        raise EmbedderError("embed.query_backend = 'onnx' but the ONNX encoder could not be built")
+        if self._onnx is not None:
+            return self._onnx.encode(text)
         import torch
 
         with self._lock, self._precision():
@@ -142,16 +159,18 @@ def _tokenizer_kind(tokenizer: Any) -> str:
     return type(backend.model).__name__ if backend is not None else ""
 
 
-_CACHE: dict[tuple[str, str, int], SentenceTransformerEmbedder] = {}
+_CACHE: dict[tuple[str, str, int, str], SentenceTransformerEmbedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def load_embedder(
-    model: str = DEFAULT_MODEL, *, precision: str = "auto", batch_size: int = 64
+    model: str = DEFAULT_MODEL, *, precision: str = "auto", batch_size: int = 64, query_backend: str = "auto"
 ) -> SentenceTransformerEmbedder:
-    """A shared embedder per (model, precision, batch size): loading a model costs seconds."""
-    key = (model, precision, batch_size)
+    """A shared embedder per (model, precision, batch size, query backend): loading a model costs seconds."""
+    key = (model, precision, batch_size, query_backend)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = SentenceTransformerEmbedder(model, precision=precision, batch_size=batch_size)
+            _CACHE[key] = SentenceTransformerEmbedder(
+                model, precision=precision, batch_size=batch_size, query_backend=query_backend
+            )
         return _CACHE[key]
