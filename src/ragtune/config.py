@@ -57,6 +57,7 @@ class SearchSettings:
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
     lexical_engine: str = field(default="memory", metadata={"help": "memory (in-RAM BM25) | fts5"})
+    dense_threads: int = field(default=1, metadata={"help": "BLAS threads for the exact vector search"})
 
 
 @dataclass

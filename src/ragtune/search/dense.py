@@ -18,8 +18,9 @@ _BLAS = ThreadpoolController()
 class DenseIndex:
     """A growable float32 matrix of unit vectors, one row per chunk position."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, threads: int = 1) -> None:
         self.dim = dim
+        self.threads = max(1, threads)
         self._matrix = np.zeros((1024, dim), dtype=np.float32)
         self.size = 0
 
@@ -38,7 +39,7 @@ class DenseIndex:
 
     def search(self, query: np.ndarray, allowed: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` allowed positions by cosine similarity, best first."""
-        with _BLAS.limit(limits=1, user_api="blas"):
+        with _BLAS.limit(limits=self.threads, user_api="blas"):
             scores = self.matrix @ query.astype(np.float32)
         cand = np.flatnonzero(allowed[: self.size])
         if not len(cand):
