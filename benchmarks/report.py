@@ -259,6 +259,9 @@ def main() -> None:
             parts += [f"## {name}", "", "_not run yet_", ""]
             continue
         parts += fn(json.loads(path.read_text(encoding="utf-8")))
+    findings = Path(__file__).resolve().parent / "FINDINGS.md"
+    if findings.exists():  # hand-written: targets, what was tried, what is left
+        parts += [findings.read_text(encoding="utf-8")]
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(parts).rstrip() + "\n", encoding="utf-8")
     print(f"wrote {DOC.relative_to(common.REPO)}")
