@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -190,13 +189,7 @@ class KnowledgeBase:
         name = strategy or ("rag" if model else DEFAULT_STRATEGY)
         if name not in available:
             raise ConfigError(f"unknown strategy {name!r}; available: {', '.join(sorted(available))}")
-        chosen = available[name]
-        pipeline = chosen.pipeline
-        if k is not None or mode is not None:
-            pipeline = copy.copy(pipeline)
-            pipeline.k = k or pipeline.k
-            pipeline.mode = mode or pipeline.mode
-        return pipeline.ask(question, at=at, filters=filters)
+        return available[name].ask(question, at=at, filters=filters, k=k, mode=mode)
 
     @property
     def head(self) -> int:

@@ -106,6 +106,7 @@ class _Prepared:
     context: RetrievedContext | None
     version: int | None
     retrieve_ms: float
+    mode: str | None = None
 
 
 class RagPipeline:
@@ -131,7 +132,13 @@ class RagPipeline:
         self.name = name or ("rag" if retriever else "base")
 
     def _prepare(
-        self, messages: Sequence[Message], options: GenerationOptions, at: int | None, filters: dict[str, Any] | None
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions,
+        at: int | None,
+        filters: dict[str, Any] | None,
+        k: int | None = None,
+        mode: str | None = None,
     ) -> _Prepared:
         question, history = split_messages(messages)
         if self.retriever is None:
@@ -141,7 +148,7 @@ class RagPipeline:
             prompt = [*system, *history, {"role": "user", "content": question}]
             return _Prepared(question, [], prompt, None, None, 0.0)
         t0 = time.perf_counter()
-        passages = self.retriever.search(question, self.k, mode=self.mode, at=at, filters=filters)
+        passages = self.retriever.search(question, k or self.k, mode=mode or self.mode, at=at, filters=filters)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         version = passages[0].version if passages else self.retriever.store.check_version(at)
         sources = [Source(p.text, p.title, p.citation_source) for p in passages]
@@ -157,7 +164,7 @@ class RagPipeline:
         passages, sources = passages[:n], sources[:n]
         prompt = rag_messages(question, sources, templates=self.templates, history=history)
         context = RetrievedContext(question, [p.text for p in passages], [p.score for p in passages])
-        return _Prepared(question, passages, prompt, context, version, retrieve_ms)
+        return _Prepared(question, passages, prompt, context, version, retrieve_ms, mode or self.mode)
 
     def _finish(self, prep: _Prepared, gen: Generation, started: float, generate_ms: float) -> Answer:
         if self.retriever is None:
@@ -185,7 +192,7 @@ class RagPipeline:
             trace={
                 "strategy": self.name,
                 "generator": self.generator.name,
-                "mode": (self.mode or self.retriever.settings.mode) if self.retriever else None,
+                "mode": (prep.mode or self.retriever.settings.mode) if self.retriever else None,
                 "k": len(prep.passages),
                 "prompt_messages": len(prep.prompt),
                 **{k: v for k, v in gen.extra.items() if k in ("best_score",)},
@@ -199,10 +206,13 @@ class RagPipeline:
         options: GenerationOptions | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
     ) -> Answer:
+        """Answer the last user message; ``k`` and ``mode`` override the pipeline's retrieval for this call."""
         started = time.perf_counter()
         opts = options or self.options
-        prep = self._prepare(messages, opts, at, filters)
+        prep = self._prepare(messages, opts, at, filters, k, mode)
         t = time.perf_counter()
         gen = self.generator.generate(prep.prompt, opts, context=prep.context)
         return self._finish(prep, gen, started, (time.perf_counter() - t) * 1000)
@@ -214,11 +224,13 @@ class RagPipeline:
         options: GenerationOptions | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
     ) -> Iterator[str | Answer]:
         """Text pieces as they are generated (invalid citations filtered out), then the final Answer."""
         started = time.perf_counter()
         opts = options or self.options
-        prep = self._prepare(messages, opts, at, filters)
+        prep = self._prepare(messages, opts, at, filters, k, mode)
         t = time.perf_counter()
         filt = StreamingCitationFilter(len(prep.passages)) if self.retriever is not None else None
         final: Generation | None = None

@@ -112,8 +112,10 @@ class Strategy:
         options: GenerationOptions | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
     ) -> Answer:
-        return self.pipeline.answer(messages, options=options, at=at, filters=filters)
+        return self.pipeline.answer(messages, options=options, at=at, filters=filters, k=k, mode=mode)
 
     def stream(
         self,
@@ -122,8 +124,10 @@ class Strategy:
         options: GenerationOptions | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
     ) -> Iterator[str | Answer]:
-        return self.pipeline.stream(messages, options=options, at=at, filters=filters)
+        return self.pipeline.stream(messages, options=options, at=at, filters=filters, k=k, mode=mode)
 
     def ask(self, question: str, **kw: Any) -> Answer:
         return self.answer([{"role": "user", "content": question}], **kw)
