@@ -10,6 +10,7 @@ Every error ragtune raises on purpose derives from :class:`RagtuneError`::
     │   └── SchemaError    the store was written by an incompatible ragtune
     ├── EmbedderError      the embedding model could not be loaded or run
     ├── ModelError         a language model could not be loaded or run
+    ├── DatasetError       a training or eval data file is malformed (carries .path, .line and .reason)
     └── SearchError        a query could not be run (bad mode, bad filter, bad version)
 
 Backend errors (sqlite3, transformers, parsers) are caught at the boundary and re-raised as the
@@ -60,3 +61,13 @@ class ModelError(RagtuneError):
 
 class SearchError(RagtuneError):
     """A query could not be run (unknown mode, bad filter, unknown version)."""
+
+
+class DatasetError(RagtuneError):
+    """A training or eval data file is malformed; ``path``, ``line`` (1-based, or None) and ``reason`` say where."""
+
+    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{self.path}:{line}: {reason}" if line is not None else f"{self.path}: {reason}")
