@@ -57,7 +57,12 @@ class SearchSettings:
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
     lexical_engine: str = field(default="memory", metadata={"help": "memory (in-RAM BM25) | fts5"})
-    dense_threads: int = field(default=1, metadata={"help": "BLAS threads for the exact vector search"})
+    dense_threads: int = field(
+        default=0, metadata={"help": "torch threads for the exact vector scan (0: torch's own setting)"}
+    )
+    dense_precision: str = field(
+        default="fp16", metadata={"help": "fp16 (half-size scan copy, exact fp32 re-score) | fp32"}
+    )
 
 
 @dataclass

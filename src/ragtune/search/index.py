@@ -48,11 +48,11 @@ class LiveSet:
 class ChunkIndex:
     """Lexical and dense indexes over every stored chunk, with per-version live sets."""
 
-    def __init__(self, store: Store, embedder: Embedder, dense_threads: int = 1) -> None:
+    def __init__(self, store: Store, embedder: Embedder, dense_threads: int = 0, dense_precision: str = "fp16") -> None:
         self.store = store
         self.embedder = embedder
         self.bm25 = BM25Index()
-        self.dense = DenseIndex(embedder.dim, dense_threads)
+        self.dense = DenseIndex(embedder.dim, dense_threads, dense_precision)
         self.chunk_ids = np.zeros(0, dtype=np.int64)
         self._lock = threading.RLock()
         self._live: OrderedDict[int, LiveSet] = OrderedDict()

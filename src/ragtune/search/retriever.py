@@ -31,7 +31,7 @@ class Retriever:
             raise SearchError(f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}")
         if self.settings.fusion not in fusion.FUSIONS:
             raise SearchError(f"search.fusion must be one of {fusion.FUSIONS}, not {self.settings.fusion!r}")
-        self.index = ChunkIndex(store, embedder, self.settings.dense_threads)
+        self.index = ChunkIndex(store, embedder, self.settings.dense_threads, self.settings.dense_precision)
 
     def search(
         self,
