@@ -1,0 +1,1 @@
+"""Evaluation: eval sets, answer and retrieval metrics, bootstrap intervals, cost model, comparison."""
