@@ -37,7 +37,8 @@ DEFAULT_STRATEGY = "rag-extractive"
 
 @dataclass
 class StrategySpec:
-    """How a strategy answers. ``generator`` is a model spec: extractive, hf:PATH_OR_ID, openai:MODEL."""
+    """How a strategy answers. ``generator`` is a model spec: extractive, hf:PATH_OR_ID, openai:MODEL, or
+    ft:NAME (a model in the registry, ``ragtune models list``)."""
 
     name: str
     generator: str = "extractive"
@@ -91,7 +92,12 @@ class Strategy:
                     if s.api_key_env is not None:
                         settings["api_key_env"] = s.api_key_env
                     settings = {k: v for k, v in settings.items() if v is not None}
-                generator = load_generator(s.generator, adapter=s.adapter, embed=self.kb.embedder.embed, **settings)
+                spec, adapter = s.generator, s.adapter
+                if spec.startswith("ft:"):  # a registered fine-tuned model: its base + adapter (or merged path)
+                    from ragtune.tune.registry import resolve_ft
+
+                    spec, adapter = resolve_ft(spec, self.kb.path)
+                generator = load_generator(spec, adapter=adapter, embed=self.kb.embedder.embed, **settings)
                 self._pipeline = RagPipeline(
                     generator,
                     self.kb.retriever if s.retrieve else None,

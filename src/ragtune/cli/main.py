@@ -8,7 +8,7 @@ import sys
 import click
 
 from ragtune import __version__
-from ragtune.cli import kb_cmds, models, query, serve
+from ragtune.cli import data_cmds, kb_cmds, models, query, serve, tune_cmds
 from ragtune.errors import RagtuneError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,6 +39,11 @@ for command in (
     query.ask,
     serve.serve,
     models.models,
+    data_cmds.data,
+    data_cmds.eval_group,
+    tune_cmds.train,
+    tune_cmds.runs,
+    tune_cmds.sweep,
 ):
     cli.add_command(command)
 

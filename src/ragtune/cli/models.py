@@ -1,18 +1,20 @@
-"""``ragtune models``: language models for ragtune (``models tiny`` builds a tiny local one)."""
+"""``ragtune models``: language models for ragtune: ``models tiny`` builds a tiny local one; ``list``, ``show``,
+``tag``, ``rm`` and ``merge`` manage the registry of fine-tuned models (``--model ft:NAME``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ragtune.cli.common import emit_json, json_option
+from ragtune.cli.common import emit_json, json_option, kb_option
 from ragtune.llm.tiny import VOCABS, build_tiny_model, read_manifest
 
 
 @click.group()
 def models() -> None:
-    """Language models: build a tiny local one for trying ragtune out."""
+    """Language models: build a tiny local one; list, inspect, tag, remove and merge fine-tuned ones."""
 
 
 @models.command()
@@ -52,3 +54,110 @@ def tiny(out_dir: Path, train_steps: int, corpus: Path | None, vocab: str, seed:
         f"{info['build_seconds']:.1f} s{loss})."
     )
     click.echo(f"Use it with: --model hf:{path}")
+
+
+# --- the registry of fine-tuned models (ragtune.tune.registry) ---------------------------------------------
+
+
+def _registry(kb_path: Path | None) -> Any:
+    from ragtune.config import find_kb
+    from ragtune.errors import NotFoundError
+    from ragtune.tune.registry import ModelRegistry
+
+    root = kb_path or find_kb()
+    if root is None:
+        raise NotFoundError("no .ragtune/ here or in a parent directory (train a model first: ragtune train)")
+    return ModelRegistry.open(root)
+
+
+@models.command("list")
+@click.option("--tag", default=None, help="Only models with this tag.")
+@json_option
+@kb_option
+def list_models(tag: str | None, as_json: bool, kb_path: Path | None) -> None:
+    """List registered fine-tuned models, newest first (use one with --model ft:NAME)."""
+    with _registry(kb_path) as registry:
+        found = registry.list(tag=tag)
+    if as_json:
+        emit_json([m.as_dict() for m in found])
+        return
+    if not found:
+        click.echo("No registered models. Train one: ragtune train --data FILE --base hf:MODEL")
+        return
+    for m in found:
+        loss = " ".join(f"{k} {v:.4f}" for k, v in sorted(m.metrics.items()))
+        tags = f"  [{', '.join(m.tags)}]" if m.tags else ""
+        click.secho(m.name, bold=True, nl=False)
+        click.echo(f"  {m.method} on {m.base}  {loss}  {m.as_dict()['created']}{tags}")
+
+
+@models.command("show")
+@click.argument("name")
+@json_option
+@kb_option
+def show_model(name: str, as_json: bool, kb_path: Path | None) -> None:
+    """Show NAME's lineage: base model, data hash and path, KB version, run, metrics, tags."""
+    with _registry(kb_path) as registry:
+        data = registry.get(name).as_dict()
+    if as_json:
+        emit_json(data)
+        return
+    for key in (
+        "name",
+        "base",
+        "method",
+        "path",
+        "data_path",
+        "data_sha256",
+        "kb_version",
+        "run_id",
+        "created",
+        "tags",
+    ):
+        click.echo(f"{key:>12}: {data[key]}")
+    for k, v in sorted(data["metrics"].items()):
+        click.echo(f"{k:>12}: {v:.4f}")
+
+
+@models.command("tag")
+@click.argument("name")
+@click.argument("tag")
+@click.option("--remove", is_flag=True, help="Remove the tag instead.")
+@kb_option
+def tag_model(name: str, tag: str, remove: bool, kb_path: Path | None) -> None:
+    """Add TAG to model NAME (or remove it with --remove)."""
+    with _registry(kb_path) as registry:
+        m = registry.untag(name, tag) if remove else registry.tag(name, tag)
+    click.echo(f"{m.name}: tags {', '.join(m.tags) or '(none)'}")
+
+
+@models.command("rm")
+@click.argument("name")
+@click.option("--delete-files", is_flag=True, help="Also delete the adapter/checkpoint directory.")
+@kb_option
+def rm_model(name: str, delete_files: bool, kb_path: Path | None) -> None:
+    """Unregister model NAME (its run stays in the tracking store)."""
+    with _registry(kb_path) as registry:
+        m = registry.remove(name, delete_files=delete_files)
+    click.echo(f"Removed {m.name}" + (f" and deleted {m.path}" if delete_files else f" (files kept in {m.path})"))
+
+
+@models.command("merge")
+@click.argument("name")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True, help="Output dir.")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty output directory.")
+@kb_option
+def merge(name: str, out_dir: Path, overwrite: bool, kb_path: Path | None) -> None:
+    """Merge model NAME's LoRA adapter into its base: a full checkpoint for vLLM, TGI or --model hf:DIR.
+
+    \b
+    Example:
+      ragtune models merge support-voice --out merged/support-voice
+      ragtune ask "How do I share a folder?" --model hf:merged/support-voice
+    """
+    from ragtune.tune.merge import merge_model
+
+    with _registry(kb_path) as registry:
+        model = registry.get(name)
+    path = merge_model(model, out_dir, overwrite=overwrite)
+    click.echo(f"Merged {model.name} into {path}; use it with --model hf:{path}")
