@@ -41,8 +41,6 @@ for command in (
     models.models,
     data_cmds.data,
     data_cmds.eval_group,
-    data_cmds.data,
-    data_cmds.eval_group,
     tune_cmds.train,
     tune_cmds.runs,
     tune_cmds.sweep,
