@@ -1,4 +1,4 @@
-"""The benchmark metrics against values worked out by hand."""
+"""Retrieval metrics (and the benchmarks' re-export of them) against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from metrics import evaluate, mrr_at_k, ndcg_at_k, recall_at_k, squad_normalize
+from ragtune.evaluate.metrics import squad_normalize
+from ragtune.evaluate.retrieval_metrics import (
+    evaluate_retrieval as evaluate,
+)
+from ragtune.evaluate.retrieval_metrics import (
+    first_occurrences,
+    mrr_at_k,
+    ndcg_at_k,
+    recall_at_k,
+    retrieval_scores,
+)
 
 
 def test_ndcg_graded_by_hand() -> None:
@@ -48,3 +56,32 @@ def test_evaluate_means_over_judged_queries() -> None:
 def test_squad_normalize() -> None:
     assert squad_normalize("The  Denver Broncos!") == "denver broncos"
     assert squad_normalize("an apple, a pear") == "apple pear"
+
+
+def test_chunk_ranks_become_document_ranks() -> None:
+    # three chunks of doc a, then b: b is the 2nd document, not the 4th result
+    ranked = ["a", "a", "a", "b"]
+    assert first_occurrences(ranked) == ["a", "b"]
+    assert mrr_at_k(ranked, {"b"}, 10) == pytest.approx(1 / 2)
+    assert recall_at_k(ranked, ["b"], 2) == 1.0
+    assert ndcg_at_k(ranked, {"b"}, 10) == pytest.approx(1 / math.log2(3))
+
+
+def test_retrieval_scores_per_question() -> None:
+    out = retrieval_scores(["x", "a", "x", "b"], ["a", "b"], ks=(1, 2))
+    assert out == {
+        "recall@1": 0.0,
+        "recall@2": 0.5,
+        "mrr": 0.5,
+        "ndcg@10": pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3))),
+    }
+    assert retrieval_scores(["a"], [], ks=(5,)) == {"recall@5": None, "mrr": None, "ndcg@10": None}
+
+
+def test_benchmarks_import_the_same_functions() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    try:
+        import metrics as bench
+    finally:
+        sys.path.pop(0)
+    assert bench.ndcg_at_k is ndcg_at_k and bench.evaluate is evaluate and bench.squad_normalize is squad_normalize

@@ -159,8 +159,11 @@ DEFAULT_DECLINE_PHRASES: tuple[str, ...] = (
     re.escape(NOT_FOUND.lower().rstrip(".")),
     re.escape(NOT_IN_SOURCES.lower().rstrip(".")),
     r"\bi (?:don't|do not) know\b",
-    r"\b(?:couldn't|could not|can't|cannot|can not|was unable to|am unable to|wasn't able to) find\b",
-    r"\b(?:can't|cannot|can not|unable to) answer\b",
+    # "cannot find" alone also occurs in answers ("you cannot find deleted files after 30 days"): require a
+    # first-person subject or an object that is the answer itself
+    r"\b(?:i|we)(?: was| am| were|'m)? (?:couldn't|could not|can't|cannot|can not|unable to|not able to) find\b",
+    r"\b(?:couldn't|could not|can't|cannot|unable to) find (?:an? |the |any )?(?:answer|information|mention|details)\b",
+    r"\b(?:i|we)(?: am| are|'m)? (?:can't|cannot|can not|unable to|not able to) answer\b",
     r"\b(?:don't|do not) have (?:enough |any |that )?(?:information|details|data)\b",
     r"\bno (?:information|mention|details?) (?:about|on|of|regarding)\b",
     r"\b(?:documents?|sources?|help center|knowledge base|context|passages?) (?:doesn't|does not|don't|do not)"
