@@ -1,0 +1,102 @@
+"""The comparison's learning-curve stage: real fine-tuning runs on growing shares, each scored closed book.
+
+The base model is ``--curve-base`` or the base of the ``ft`` model; the training settings are the
+``[train]`` section / ``--train-config`` (:func:`ragtune.tune.config.load_train_config`). Each share is one
+tracked training run (MLflow tag ``learning-curve``; not registered), then the fine-tuned model answers the
+eval set closed book and is scored like any strategy. The reference is the best retrieval strategy's quality.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ragtune.errors import ConfigError
+from ragtune.evaluate.learning_curve import learning_curve
+from ragtune.evaluate.runner import run_strategy, score_records
+from ragtune.evaluate.style import StyleReference
+from ragtune.strategies import Strategy, StrategySpec
+
+if TYPE_CHECKING:
+    from ragtune.evaluate.compare import CompareOptions
+    from ragtune.evaluate.evalset import EvalItem
+    from ragtune.knowledge_base import KnowledgeBase
+    from ragtune.llm.prompts import PromptTemplates
+
+
+def curve_base(kb: KnowledgeBase, opts: CompareOptions) -> str:
+    """The base model the curve trains: ``--curve-base``, else the ``--ft`` model's base."""
+    if opts.curve_base:
+        return opts.curve_base
+    if opts.ft:
+        from ragtune.tune.registry import ModelRegistry
+
+        with ModelRegistry.open(kb.path) as registry:
+            return registry.get(opts.ft).base
+    raise ConfigError("the learning curve needs a base model: pass --curve-base hf:PATH_OR_ID (or --ft NAME)")
+
+
+def reference_quality(results: dict[str, dict[str, Any]]) -> tuple[str, float] | None:
+    """The retrieval strategy with the best measured quality (the level fine-tuning has to reach)."""
+    rag = [
+        (name, r["quality"])
+        for name, r in results.items()
+        if r.get("status") == "ok" and r.get("kind") == "rag" and r.get("quality") is not None
+    ]
+    return max(rag, key=lambda x: x[1]) if rag else None
+
+
+def run_learning_curve(
+    kb: KnowledgeBase,
+    items: Sequence[EvalItem],
+    opts: CompareOptions,
+    results: dict[str, dict[str, Any]],
+    quality_metric: str,
+    style: StyleReference | None,
+    phrases: Sequence[str],
+    templates: PromptTemplates,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    from ragtune.tune.config import load_train_config
+    from ragtune.tune.dataset import read_chat_jsonl
+    from ragtune.tune.train import train
+
+    assert opts.train_data is not None
+    base = curve_base(kb, opts)
+    config = opts.curve_config or load_train_config()
+    examples = [ex.as_dict() for ex in read_chat_jsonl(opts.train_data)]
+
+    def train_and_score(subset: list[Any], share: float) -> tuple[list[float | None], float]:
+        say(f"learning curve: training on {len(subset)} examples ({share:.0%})")
+        t = time.perf_counter()
+        result = train(subset, base, config, kb_dir=kb.path, quiet=True, register=False, tags=["learning-curve"])
+        seconds = time.perf_counter() - t
+        spec = StrategySpec(
+            f"ft@{share:g}", result.base, adapter=str(result.adapter_path) if result.adapter_path else None,
+            retrieve=False,
+        )  # fmt: skip
+        if result.adapter_path is None:  # full fine-tuning: the trained model itself
+            spec.generator, spec.adapter = f"hf:{result.path}", None
+        records = run_strategy(Strategy(spec, kb, templates), items, at=opts.at, progress=opts.progress)
+        score_records(
+            records, embed=kb.embedder.embed, style=style, decline_phrases=phrases, quality_metric=quality_metric
+        )
+        return [r["metrics"]["quality"] for r in records], seconds
+
+    curve = learning_curve(
+        examples,
+        train_and_score,
+        shares=opts.curve_shares,
+        seed=opts.seed,
+        reference=reference_quality(results),
+        n_resamples=opts.n_resamples,
+    )
+    return {
+        "strategy": "ft",
+        "metric": "quality",
+        "quality_metric": quality_metric,
+        "base": base,
+        "train_data": str(opts.train_data),
+        **curve,
+    }

@@ -1,0 +1,156 @@
+"""Run one strategy over an eval set: one JSON-ready record per question, then score the records.
+
+A record holds what the strategy did (answer, citations, the documents retrieval ranked, per-stage timings,
+tokens, cost) and, after :func:`score_records`, every metric of :func:`ragtune.evaluate.scoring.score_answers`
+plus ``quality`` (the metric the comparison ranks by). Records are written as ``DIR/<strategy>.jsonl`` so a
+report can be rebuilt without re-running anything.
+
+Timing. The first question is asked once before timing starts (it loads the model and warms caches), so the
+latencies are those of a warm service. Retrieval metrics come from a separate search at ``retrieval_k``
+(default 10, enough for nDCG@10) with the strategy's own mode; that search is not part of the latency.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+from ragtune.errors import RagtuneError
+from ragtune.evaluate.cost import PriceSheet, query_cost
+from ragtune.evaluate.scoring import AnswerCase, score_answers
+from ragtune.evaluate.style import StyleReference
+from ragtune.llm.base import Generator
+
+if TYPE_CHECKING:
+    from ragtune.evaluate.evalset import EvalItem
+    from ragtune.strategies import Strategy
+
+QUALITY_METRICS = ("semantic", "f1", "em", "judge")
+
+
+def run_strategy(
+    strategy: Strategy,
+    items: Sequence[EvalItem],
+    *,
+    at: int | None = None,
+    retrieval_k: int = 10,
+    sheet: PriceSheet | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Ask every question with ``strategy``; a question whose answer fails is recorded with its error."""
+    sheet = sheet or PriceSheet()
+    if items:
+        strategy.ask(items[0].question, at=at)  # warm-up: model load, caches
+    records = []
+    bar = tqdm(items, desc=f"{strategy.name:>16}", unit="q", disable=not progress, leave=False)
+    for item in bar:
+        records.append(_ask(strategy, item, at, retrieval_k, sheet))
+    return records
+
+
+def _ask(strategy: Strategy, item: EvalItem, at: int | None, retrieval_k: int, sheet: PriceSheet) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": item.id,
+        "question": item.question,
+        "reference": item.answer,
+        "sources": list(item.sources),
+        "tags": list(item.tags),
+        "unanswerable": item.unanswerable,
+        "answer": "",
+        "answered": False,
+        "citations": [],
+        "retrieved": None,
+        "timings_ms": {},
+        "tokens_in": 0,
+        "tokens_out": 0,
+        "cost": None,
+        "version": None,
+        "error": None,
+    }
+    try:
+        answer = strategy.ask(item.question, at=at)
+    except RagtuneError as exc:
+        record["error"] = str(exc)
+        return record
+    cited = {c.n for c in answer.citations}
+    record.update(
+        answer=answer.text,
+        answered=answer.answered,
+        citations=[{"n": c.n, "doc_id": c.doc_id, "source": c.source, "text": c.text} for c in answer.citations],
+        timings_ms=answer.timings_ms,
+        tokens_in=answer.tokens_in,
+        tokens_out=answer.tokens_out,
+        version=answer.version,
+        cited_passages={str(n): answer.passages[n - 1].text for n in sorted(cited)},
+    )
+    seconds = answer.timings_ms.get("generate", 0.0) / 1000
+    record["cost"] = query_cost(
+        strategy.spec.generator,
+        answer.tokens_in,
+        answer.tokens_out,
+        seconds,
+        retrieval_seconds=answer.timings_ms.get("retrieve", 0.0) / 1000,
+        sheet=sheet,
+    )
+    if strategy.spec.retrieve:
+        passages = strategy.kb.search(item.question, k=retrieval_k, mode=strategy.spec.mode, at=at)
+        record["retrieved"] = list(dict.fromkeys(p.doc_id for p in passages))
+    return record
+
+
+def score_records(
+    records: list[dict[str, Any]],
+    *,
+    embed: Callable[[list[str]], Any] | None,
+    style: StyleReference | None = None,
+    judge: Generator | None = None,
+    decline_phrases: Sequence[str] | None = None,
+    quality_metric: str = "semantic",
+) -> list[dict[str, Any]]:
+    """Add ``metrics`` (every answer metric, plus ``quality``) to each record, in place; returns them."""
+    cases = [
+        AnswerCase(
+            question=r["question"],
+            answer=r["answer"],
+            references=[r["reference"]] if r["reference"] else [],
+            reference_sources=r["sources"],
+            unanswerable=r["unanswerable"],
+            cited_doc_ids=[c["doc_id"] for c in r["citations"]],
+            cited_passages={int(n): text for n, text in (r.get("cited_passages") or {}).items()},
+            retrieved_doc_ids=r["retrieved"],
+            answered=r["answered"] if r["error"] is None else None,
+        )
+        for r in records
+    ]
+    rows = score_answers(cases, embed=embed, style=style, judge=judge, decline_phrases=decline_phrases)
+    for record, row in zip(records, rows, strict=True):
+        row["quality"] = row.get(quality_metric)
+        if record["error"] is not None:  # a failed answer is wrong, not missing
+            row["quality"] = 0.0
+        record["metrics"] = row
+    return records
+
+
+def write_records(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    """``records`` as JSONL, written to a temporary name and renamed (a crash leaves the old file whole)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()`` and the wall seconds it took."""
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
