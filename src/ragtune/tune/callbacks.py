@@ -31,6 +31,16 @@ class TrackingCallback(TrainerCallback):
         self.tracker.log_metrics(self.mlflow_run_id, metrics, step=int(state.global_step))
 
 
+class StepCounter(TrainerCallback):
+    """Count the optimizer steps this process ran (a resumed run runs only the remaining ones)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self.steps += 1
+
+
 class BestWeights(TrainerCallback):
     """Remember the trainable weights at the lowest validation loss; with ``patience`` > 0, stop after that many
     validations without improvement. The best weights and the counter are saved in ``directory`` so that a

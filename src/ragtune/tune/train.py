@@ -14,7 +14,6 @@ Heavy imports (torch, transformers, TRL, MLflow) happen inside :func:`train`, so
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import re
 import time
@@ -24,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragtune.errors import ConfigError, ModelError
+from ragtune.errors import ConfigError
 from ragtune.tune.config import TrainConfig
 from ragtune.tune.dataset import ChatExample
 from ragtune.tune.registry import ModelRegistry, RegisteredModel, check_name
 from ragtune.tune.rundir import RUNS, find_resumable, kb_root, last_checkpoint, new_run_id, read_run, write_json
-from ragtune.tune.trainset import TrainSet, load_trainset, split, to_rows
+from ragtune.tune.trainset import TrainSet, load_trainset, split
 
 Data = str | Path | Sequence[ChatExample | dict[str, Any]]
 
@@ -53,15 +52,18 @@ class TrainResult:
     data_sha256: str
     kb_version: int | None
     mlflow_run_id: str | None
+    steps_run: int = 0
+    stopped_early: bool = False
     loss_history: list[tuple[int, float]] = field(default_factory=list)
     eval_history: list[tuple[int, float]] = field(default_factory=list)
+    model: Any = field(default=None, repr=False)
 
     @property
     def adapter_path(self) -> Path | None:
         return self.path if self.method == "lora" else None
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "model"}
         out.update(run_dir=str(self.run_dir), path=str(self.path))
         return out
 
@@ -90,6 +92,7 @@ def train(
     replace: bool = False,
     tags: Sequence[str] = (),
     parent_run_id: str | None = None,
+    return_model: bool = False,
 ) -> TrainResult:
     """Fine-tune ``base`` (``hf:PATH_OR_ID``) on ``data`` (chat JSONL path or examples) and return the result.
 
@@ -97,6 +100,7 @@ def train(
     the run's saved config is used. ``track``: log to MLflow. ``register``: add the model to the registry as
     ``name`` (default: derived from the data and run id; ``replace`` overwrites an existing name).
     ``parent_run_id``: an MLflow run to nest under (sweeps). ``quiet``: no progress bar or library chatter.
+    ``return_model``: keep the trained model (a PeftModel for LoRA, in eval mode) in ``result.model``.
     """
     root = kb_root(kb_dir)
     trainset = load_trainset(data)
@@ -147,7 +151,7 @@ def train(
     write_json(run_dir / "run.json", info)
     try:
         with _quiet(quiet):
-            result = _fit(config, info, run_dir, train_ex, val_ex, resumed, quiet, tracker, mlflow_id)
+            result = _fit(config, info, run_dir, train_ex, val_ex, resumed, quiet, tracker, mlflow_id, return_model)
     except BaseException:
         if tracker is not None and mlflow_id is not None:
             with contextlib.suppress(Exception):
@@ -245,67 +249,6 @@ def _quiet(quiet: bool) -> Iterator[None]:
         trl_logger.setLevel(old_trl)
 
 
-def resolve_precision(config: TrainConfig) -> tuple[str, str]:
-    """(device, precision) for ``config`` on this machine: CUDA when available; bf16 only where native."""
-    import torch
-
-    from ragtune.embed.sentence import cpu_has_bf16
-
-    cuda = torch.cuda.is_available()
-    device = ("cuda" if cuda else "cpu") if config.device == "auto" else config.device
-    if device == "cuda" and not cuda:
-        raise ConfigError("device = cuda, but no CUDA device is available")
-    precision = config.precision
-    if precision == "auto":
-        if device == "cuda":
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        else:
-            precision = "bf16" if cpu_has_bf16() else "fp32"
-    if precision == "fp16" and device == "cpu":
-        raise ConfigError("precision fp16 needs CUDA; on CPU use fp32 or bf16")
-    if config.qlora:
-        if config.method != "lora":
-            raise ConfigError("qlora needs method = lora")
-        if device != "cuda" or importlib.util.find_spec("bitsandbytes") is None:
-            raise ConfigError("qlora (4-bit) needs a CUDA device and the bitsandbytes package")
-    return device, precision
-
-
-def _load_base(base: str, config: TrainConfig, device: str, precision: str) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ragtune.llm.hf import FALLBACK_CHAT_TEMPLATE
-
-    ident = base[3:]
-    kw: dict[str, Any] = {"dtype": torch.float32}
-    if config.qlora:
-        from transformers import BitsAndBytesConfig
-
-        compute = torch.bfloat16 if precision == "bf16" else torch.float16
-        kw = {
-            "dtype": compute,
-            "quantization_config": BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_compute_dtype=compute,
-                bnb_4bit_use_double_quant=True,
-            ),
-        }
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(ident)
-        model = AutoModelForCausalLM.from_pretrained(ident, **kw)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{base}: cannot load the base model: {exc}") from exc
-    if not getattr(tokenizer, "chat_template", None):
-        tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
-    if config.qlora:
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    return model, tokenizer
-
-
 def _fit(
     config: TrainConfig,
     info: dict[str, Any],
@@ -316,77 +259,16 @@ def _fit(
     quiet: bool,
     tracker: Any,
     mlflow_id: str | None,
+    return_model: bool,
 ) -> TrainResult:
-    import torch
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from ragtune.tune.callbacks import BestWeights, StepCounter, TrackingCallback
+    from ragtune.tune.sft import make_trainer
 
-    from ragtune.tune.callbacks import BestWeights, TrackingCallback
-
-    device, precision = resolve_precision(config)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    model, tokenizer = _load_base(info["base"], config, device, precision)
-    peft_config = None
-    if config.method == "lora":
-        from peft import LoraConfig
-
-        targets: str | list[str] = config.target_modules
-        if targets != "all-linear":
-            targets = [t.strip() for t in config.target_modules.split(",") if t.strip()]
-        peft_config = LoraConfig(
-            r=config.lora_rank,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=targets,
-            task_type="CAUSAL_LM",
-        )
+    trainer, tokenizer = make_trainer(config, info["base"], train_ex, val_ex, run_dir / "checkpoints", quiet=quiet)
     has_val = bool(val_ex)
-    args = SFTConfig(
-        output_dir=str(run_dir / "checkpoints"),
-        num_train_epochs=config.num_epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
-        weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
-        logging_steps=config.logging_steps,
-        eval_strategy=config.eval_strategy if has_val else "no",
-        eval_steps=config.eval_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        use_cpu=device == "cpu",
-        activation_checkpointing=False,
-        report_to="none",
-        disable_tqdm=quiet,
-        max_length=config.max_length,
-        packing=False,
-        completion_only_loss=True,
-        include_num_input_tokens_seen="non_padding",
-        dataloader_num_workers=0,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(to_rows(train_ex)),
-        eval_dataset=Dataset.from_list(to_rows(val_ex)) if has_val else None,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
     best = BestWeights(run_dir / "best", config.early_stopping_patience)
-    if quiet:
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
+    counter = StepCounter()
+    trainer.add_callback(counter)
     trainer.add_callback(TrackingCallback(tracker, mlflow_id))
     trainer.add_callback(best)
     checkpoint = last_checkpoint(run_dir) if resumed else None
@@ -428,6 +310,9 @@ def _fit(
         data_sha256=info["data_sha256"],
         kb_version=info["kb_version"],
         mlflow_run_id=mlflow_id,
+        steps_run=counter.steps,
+        stopped_early=best.stopped_early,
         loss_history=losses,
         eval_history=evals,
+        model=trained.eval() if return_model else None,
     )
