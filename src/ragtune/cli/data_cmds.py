@@ -56,7 +56,9 @@ def _generator(spec: str | None) -> Generator | None:
     if spec is None:
         return None
     if spec == "extractive":
-        raise ConfigError("--model extractive cannot write questions; leave --model out to use the documents' structure")
+        raise ConfigError(
+            "--model extractive cannot write questions; leave --model out to use the documents' structure"
+        )
     from ragtune.llm.registry import load_generator
 
     llm = raw_config().get("llm", {})
@@ -71,13 +73,26 @@ def data() -> None:
 
 @data.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--eval", "eval_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Eval set (JSONL with id, question, ...): its questions must not appear in the training data.")
-@click.option("--tokenizer", default=None, metavar="hf:PATH_OR_ID",
-              help="Count tokens with this tokenizer (only the tokenizer is loaded, offline).")
+@click.option(
+    "--eval",
+    "eval_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Eval set (JSONL with id, question, ...): its questions must not appear in the training data.",
+)
+@click.option(
+    "--tokenizer",
+    default=None,
+    metavar="hf:PATH_OR_ID",
+    help="Count tokens with this tokenizer (only the tokenizer is loaded, offline).",
+)
 @click.option("--base", default=None, metavar="MODEL_SPEC", help="The base model you will train (its tokenizer).")
-@click.option("--max-tokens", type=click.IntRange(1), default=None,
-              help="Longest allowed example in tokens (default: the model's limit, when its files state one).")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(1),
+    default=None,
+    help="Longest allowed example in tokens (default: the model's limit, when its files state one).",
+)
 @_near
 @json_option
 def check(
@@ -130,8 +145,9 @@ def check(
 
 
 @data.command()
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Chat JSONL file to write.")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Chat JSONL file to write."
+)
 @kb_option
 @_at
 @_model
@@ -139,10 +155,20 @@ def check(
 @click.option("--system", default=None, help="System prompt to put first in every plain example.")
 @click.option("--raft", is_flag=True, help="Write RAFT examples (question + oracle + distractor passages).")
 @click.option("--k", "k", type=click.IntRange(0), default=4, show_default=True, help="RAFT: distractor passages.")
-@click.option("--oracle-share", type=click.FloatRange(0.0, 1.0), default=0.8, show_default=True,
-              help="RAFT: share of examples that keep the relevant passage.")
-@click.option("--withheld", type=click.Choice(["keep", "decline"]), default="keep", show_default=True,
-              help="RAFT: the answer when the relevant passage is withheld (keep = the paper's choice).")
+@click.option(
+    "--oracle-share",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.8,
+    show_default=True,
+    help="RAFT: share of examples that keep the relevant passage.",
+)
+@click.option(
+    "--withheld",
+    type=click.Choice(["keep", "decline"]),
+    default="keep",
+    show_default=True,
+    help="RAFT: the answer when the relevant passage is withheld (keep = the paper's choice).",
+)
 @click.option("--mode", type=click.Choice(MODES), default=None, help="RAFT: retrieval mode for distractors.")
 @click.option("--seed", type=int, default=0, show_default=True, help="RAFT: which examples keep the oracle, order.")
 @json_option
@@ -180,15 +206,27 @@ def build(
     kb = open_kb(kb_path)
     generator = _generator(model)
     synthesis = synthesize(
-        kb, generator=generator, method=model or "", at=at, max_per_chunk=max_per_chunk,
+        kb,
+        generator=generator,
+        method=model or "",
+        at=at,
+        max_per_chunk=max_per_chunk,
         progress=_progress("synthesize", "chunk"),
     )
     if not synthesis.pairs:
         raise ConfigError(f"no question/answer pairs found in {synthesis.chunks} chunks at version {synthesis.version}")
     if raft:
         examples = build_raft(
-            kb, synthesis.pairs, k=k, oracle_share=oracle_share, withheld=withheld, seed=seed,
-            templates=_templates(), at=synthesis.version, mode=mode, progress=_progress("raft", "example"),
+            kb,
+            synthesis.pairs,
+            k=k,
+            oracle_share=oracle_share,
+            withheld=withheld,
+            seed=seed,
+            templates=_templates(),
+            at=synthesis.version,
+            mode=mode,
+            progress=_progress("raft", "example"),
         )
     else:
         examples = pair_examples(synthesis.pairs, system)
@@ -205,12 +243,22 @@ def build(
 
 @data.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--val", "val", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.1,
-              show_default=True, help="Share held out for validation.")
+@click.option(
+    "--val",
+    "val",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share held out for validation.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same split.")
 @click.option("--by-source", is_flag=True, help="Keep each source document (metadata.doc_id) on one side.")
-@click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Write DIR/train.jsonl and DIR/val.jsonl.")
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write DIR/train.jsonl and DIR/val.jsonl.",
+)
 @click.option("--train-out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Training part.")
 @click.option("--val-out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Validation part.")
 @json_option
@@ -250,12 +298,17 @@ def eval_group() -> None:
 
 
 @eval_group.command(name="build")
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Eval JSONL file to write.")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Eval JSONL file to write."
+)
 @click.option("--n", "n", type=click.IntRange(1), default=50, show_default=True, help="Questions to keep.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which questions are chosen.")
-@click.option("--exclude", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
-              help="Training data (chat JSONL): drop questions that appear in it exactly or nearly.")
+@click.option(
+    "--exclude",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Training data (chat JSONL): drop questions that appear in it exactly or nearly.",
+)
 @_near
 @kb_option
 @_at
@@ -298,6 +351,9 @@ def eval_build(
         method=model or "",
         max_per_chunk=max_per_chunk,
     )
+    if not result.items:
+        left = f" after excluding questions in {exclude}" if exclude else ""
+        raise ConfigError(f"no questions found in {result.synthesis.chunks} chunks{left}; nothing written")
     written = write_eval_set(out, result.items)
     if as_json:
         emit_json({"out": str(out), **result.as_dict()})

@@ -1,11 +1,39 @@
 """Fine-tuning: training data (chat JSONL, checks, synthesis, RAFT, splits), training, tracking, registry, sweeps."""
 
 from ragtune.tune.check import DataReport, Problem, check_dataset
+from ragtune.tune.config import TrainConfig, load_train_config
 from ragtune.tune.dataset import ChatExample, read_chat_jsonl, write_chat_jsonl
 from ragtune.tune.raft import build_raft, raft_example
-from ragtune.tune.split import Split, split_examples, split_file
-from ragtune.tune.synth import KBChunk, QAPair, Synthesis, kb_chunks, pair_examples, synthesize
-from ragtune.tune.config import TrainConfig, load_train_config
 from ragtune.tune.registry import ModelRegistry, RegisteredModel
+from ragtune.tune.split import Split, split_examples, split_file
 from ragtune.tune.sweep import SweepResult, sweep
+from ragtune.tune.synth import KBChunk, QAPair, Synthesis, kb_chunks, pair_examples, synthesize
 from ragtune.tune.train import TrainResult, train
+
+__all__ = [
+    "ChatExample",
+    "DataReport",
+    "KBChunk",
+    "ModelRegistry",
+    "Problem",
+    "QAPair",
+    "RegisteredModel",
+    "Split",
+    "SweepResult",
+    "Synthesis",
+    "TrainConfig",
+    "TrainResult",
+    "build_raft",
+    "check_dataset",
+    "kb_chunks",
+    "load_train_config",
+    "pair_examples",
+    "raft_example",
+    "read_chat_jsonl",
+    "split_examples",
+    "split_file",
+    "sweep",
+    "synthesize",
+    "train",
+    "write_chat_jsonl",
+]

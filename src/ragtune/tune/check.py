@@ -201,9 +201,7 @@ def _comparable(ex: ChatExample, templates: PromptTemplates | None) -> str:
     return "\n".join(parts)
 
 
-def _duplicates(
-    examples: Sequence[ChatExample], threshold: float, templates: PromptTemplates | None
-) -> list[Problem]:
+def _duplicates(examples: Sequence[ChatExample], threshold: float, templates: PromptTemplates | None) -> list[Problem]:
     out: list[Problem] = []
     first: dict[str, int] = {}
     exact_pairs: set[tuple[int, int]] = set()

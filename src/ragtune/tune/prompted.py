@@ -20,7 +20,7 @@ SYSTEM = (
     "really ask. Answers are short, correct and use only facts stated in the passage."
 )
 USER = (
-    "Passage from \"{where}\":\n<passage>\n{text}\n</passage>\n\n"
+    'Passage from "{where}":\n<passage>\n{text}\n</passage>\n\n'
     "Write up to {n} different questions that this passage answers, each followed by its answer. "
     "Use exactly this format and nothing else:\n\nQ: <question>\nA: <answer>\n"
 )
@@ -31,9 +31,80 @@ _QA_LINE = re.compile(
     re.IGNORECASE,
 )
 _STOP = frozenset(
-    """a an the and or but of to in on at for with by from is are was were be been it its this that these those
-    you your we our they their i my me can do does did not no yes so if as than then there here what which who
-    how when where why will would should could may might has have had just also about into out up""".split()
+    (
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "by",
+        "from",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "you",
+        "your",
+        "we",
+        "our",
+        "they",
+        "their",
+        "i",
+        "my",
+        "me",
+        "can",
+        "do",
+        "does",
+        "did",
+        "not",
+        "no",
+        "yes",
+        "so",
+        "if",
+        "as",
+        "than",
+        "then",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "how",
+        "when",
+        "where",
+        "why",
+        "will",
+        "would",
+        "should",
+        "could",
+        "may",
+        "might",
+        "has",
+        "have",
+        "had",
+        "just",
+        "also",
+        "about",
+        "into",
+        "out",
+        "up",
+    )
 )
 
 

@@ -89,10 +89,8 @@ def raft_example(
             passages.pop(drop)
     messages = rag_messages(question, [passage_source(p) for p in passages], templates=templates)
     number = next((i for i, p in enumerate(passages, start=1) if p is oracle), None)
-    if number is not None:
-        reply = cite(answer, number)
-    else:
-        reply = answer.strip() if withheld == "keep" else NOT_IN_SOURCES
+    withheld_reply = answer.strip() if withheld == "keep" else NOT_IN_SOURCES
+    reply = cite(answer, number) if number is not None else withheld_reply
     return [*messages, {"role": "assistant", "content": reply}], number, passages
 
 
@@ -114,8 +112,8 @@ def build_raft(
     """RAFT examples for ``pairs`` (from :func:`ragtune.tune.synth.synthesize`) against ``kb`` at ``at``.
 
     Distractors are the top ``k`` passages ``kb.search`` returns for the question, minus the oracle chunk
-    (and any passage with the same text); an example without the oracle gets ``k + 1``. Exactly ``round(oracle_share * len(pairs))`` examples, chosen with
-    ``seed``, keep the oracle.
+    (and any passage with the same text); an example without the oracle gets ``k + 1``. Exactly
+    ``round(oracle_share * len(pairs))`` examples, chosen with ``seed``, keep the oracle.
     """
     if not 0.0 <= oracle_share <= 1.0:
         raise ConfigError(f"oracle share must be between 0 and 1, not {oracle_share}")
@@ -167,4 +165,3 @@ def oracle_share_of(examples: Iterable[ChatExample]) -> float:
     """Share of RAFT examples whose oracle passage is present (reads ``metadata.oracle``)."""
     flags = [ex.metadata.get("oracle") is not None for ex in examples if ex.metadata.get("kind") == "raft"]
     return sum(flags) / len(flags) if flags else 0.0
-

@@ -104,7 +104,7 @@ class NearDuplicateIndex:
 
     def pairs(self) -> list[tuple[int, int, float]]:
         """(i, j, similarity) with i < j for every near-duplicate pair among the indexed texts."""
-        out = []
+        out: list[tuple[int, int, float]] = []
         for i, group in enumerate(self.sets):
             if group:
                 later = {j for j in self._candidates(group) if j > i}

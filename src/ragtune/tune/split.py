@@ -56,8 +56,7 @@ def split_examples(
         order = list(range(len(examples)))
         rng.shuffle(order)
         n_val = min(max(1, round(val * len(examples))), len(examples) - 1)
-        chosen = set(order[:n_val])
-        return _parts(examples, chosen, 0, 0)
+        return _parts(examples, set(order[:n_val]), 0, 0)
     groups: dict[str, list[int]] = {}
     for i, ex in enumerate(examples):
         doc = ex.metadata.get("doc_id")

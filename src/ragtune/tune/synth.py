@@ -201,8 +201,9 @@ def pair_examples(pairs: Iterable[QAPair], system: str | None = None) -> list[Ch
     """Plain chat examples: (system), user question, assistant answer; metadata records the source."""
     head = [{"role": "system", "content": system}] if system else []
     return [
-        ChatExample([*head, {"role": "user", "content": p.question}, {"role": "assistant", "content": p.answer}],
-                    p.metadata())
+        ChatExample(
+            [*head, {"role": "user", "content": p.question}, {"role": "assistant", "content": p.answer}], p.metadata()
+        )
         for p in pairs
     ]
 
