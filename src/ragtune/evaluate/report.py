@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.evaluate.charts import CHART_TITLES, write_charts
+from ragtune.evaluate.report_advice import advice_view
 from ragtune.evaluate.report_doc import Block, Bullets, GroupRow, Heading, Image, Para, Table, to_html, to_markdown
 from ragtune.evaluate.report_format import (
     DASH,
@@ -29,7 +30,10 @@ from ragtune.evaluate.report_format import (
     strategies_not_run,
     strategies_run,
 )
-from ragtune.evaluate.report_rows import DIFFERENCE_HEADER, advice_view, build_sections, difference_rows
+from ragtune.evaluate.report_rows import DIFFERENCE_HEADER, build_sections, difference_rows
+from ragtune.evaluate.table import print_summary_table, render_table
+
+__all__ = ["build_blocks", "print_summary_table", "render_table", "write_report"]
 
 TITLE = "RAG vs fine-tuning: comparison report"
 EXAMPLES_SHOWN = 3
@@ -227,13 +231,21 @@ def _short(text: Any, limit: int = ANSWER_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _examples(summary: dict[str, Any], results_dir: Path) -> list[Block]:
-    """The questions where the strategies' quality differs most, with each strategy's answer."""
-    records: dict[str, dict[str, dict[str, Any]]] = {}
+Records = dict[str, dict[str, dict[str, Any]]]  # strategy → question id → record
+
+
+def load_records(summary: dict[str, Any], results_dir: Path) -> Records:
+    """The per-question records of every strategy that ran and has a ``<strategy>.jsonl``."""
+    records: Records = {}
     for name in strategies_run(summary):
         path = results_dir / f"{name}.jsonl"
         if path.is_file():
             records[name] = {str(r.get("id")): r for r in read_records(path)}
+    return records
+
+
+def _examples(records: Records) -> list[Block]:
+    """The questions where the strategies' quality differs most, with each strategy's answer."""
     if not records:
         return []
     shared = set.intersection(*(set(r) for r in records.values()))
@@ -307,7 +319,7 @@ def _run_details(summary: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def build_blocks(summary: dict[str, Any], results_dir: Path, charts: dict[str, Path]) -> list[Block]:
+def build_blocks(summary: dict[str, Any], results_dir: Path, charts: dict[str, Path], records: Records) -> list[Block]:
     """The whole report as blocks, in reading order."""
     return [
         *_run_facts(summary),
@@ -318,7 +330,7 @@ def build_blocks(summary: dict[str, Any], results_dir: Path, charts: dict[str, P
         *_latency(summary),
         *_freshness(summary),
         *_learning_curve(summary),
-        *_examples(summary, results_dir),
+        *_examples(records),
         *_run_details(summary),
     ]
 
@@ -326,20 +338,22 @@ def build_blocks(summary: dict[str, Any], results_dir: Path, charts: dict[str, P
 def write_report(results_dir: Path, html: bool = True) -> dict[str, Path]:
     """Rebuild ``charts/*.png``, ``report.md`` and (unless ``html=False``) ``report.html`` in ``results_dir``.
 
-    Returns the paths written, keyed by their path relative to ``results_dir`` (``"report.md"``,
-    ``"charts/latency.png"``, ...). Raises :class:`~ragtune.errors.DatasetError` when summary.json or a
+    Returns the paths written: ``"md"``, ``"html"`` and ``"chart:<name>"`` for each chart drawn
+    (``quality_cost``, ``latency``, ``learning_curve``, ``freshness``; a chart without data is skipped).
+    Raises :class:`~ragtune.errors.DatasetError` when summary.json or a
     records file is missing or malformed.
     """
     results_dir = Path(results_dir)
     summary = load_summary(results_dir)
+    records = load_records(summary, results_dir)  # before drawing anything: a bad record fails fast
     charts = write_charts(summary, results_dir / "charts")
-    blocks = build_blocks(summary, results_dir, charts)
-    written = {path.relative_to(results_dir).as_posix(): path for path in charts.values()}
+    blocks = build_blocks(summary, results_dir, charts, records)
+    written = {f"chart:{name}": path for name, path in charts.items()}
     md_path = results_dir / "report.md"
     _write_atomic(md_path, to_markdown(blocks))
-    written["report.md"] = md_path
+    written["md"] = md_path
     if html:
         html_path = results_dir / "report.html"
         _write_atomic(html_path, to_html(blocks, TITLE))
-        written["report.html"] = html_path
+        written["html"] = html_path
     return written

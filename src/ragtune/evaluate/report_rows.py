@@ -24,7 +24,6 @@ from ragtune.evaluate.report_format import (
     fmt_pct,
     fmt_score,
     fmt_seconds,
-    fmt_text,
     metric,
     metric_text,
     quality_text,
@@ -80,8 +79,27 @@ class _Builder:
         return (self.fresh_per.get(name) or {}).get(key)
 
 
-def _metric_of(name: str) -> Callable[[str, Entry], str]:
-    return lambda n, e: metric_text(e, name)
+_LINEAGE_PARTS = (("base", "base {}"), ("run_id", "run {}"), ("data_path", "data {}"), ("kb_version", "KB v{}"))
+
+
+def _lineage_text(lineage: dict[str, Any]) -> str:
+    """A registered model's lineage in a line: ``model ft-1 (base hf:tiny, run r1, data style.jsonl, KB v2)``."""
+    details = [fmt.format(lineage[key]) for key, fmt in _LINEAGE_PARTS if lineage.get(key) is not None]
+    head = f"model {lineage['model']}" if lineage.get("model") else "registered model"
+    return f"{head} ({', '.join(details)})" if details else head
+
+
+def _has_metric(e: Entry, *names: str) -> bool:
+    return any(metric(e, name) for name in names)
+
+
+def _metric_of(*names: str) -> Callable[[str, Entry], str]:
+    """The first of ``names`` (current name, then older ones) that the strategy has, formatted."""
+
+    def value(n: str, e: Entry) -> str:
+        return next((metric_text(e, name) for name in names if metric(e, name)), DASH)
+
+    return value
 
 
 def _stage_latency(stage: str) -> Callable[[str, Entry], str]:
@@ -126,9 +144,11 @@ def build_sections(summary: dict[str, Any]) -> list[Section]:
         return "not reached by the fit" if found is None and lc.get("points") else fmt_count(found)
 
     def source_updates(name: str, e: Entry) -> str:
-        method = e.get("freshness_method") or (b.fresh_per.get(name) or {}).get("method")
-        if method:
-            return str(method)
+        probed = b.fresh_per.get(name) or {}
+        if probed.get("method"):
+            return str(probed["method"])
+        if e.get("freshness_method") and e.get("freshness_seconds") is not None:
+            return str(e["freshness_method"])
         if e.get("retrieve"):
             return "re-ingest the changed files (not measured)"
         return "retrain the model (not measured)" if e.get("adapter") else "wait for a new base model"
@@ -141,7 +161,7 @@ def build_sections(summary: dict[str, Any]) -> list[Section]:
             parts.append(f"adapter {e['adapter']}")
         lineage = e.get("lineage")
         if isinstance(lineage, dict) and lineage:
-            parts.append(", ".join(f"{k} {v}" for k, v in lineage.items() if v is not None))
+            parts.append(_lineage_text(lineage))
         elif lineage:
             parts.append(str(lineage))
         if not parts and e.get("generator"):
@@ -217,7 +237,7 @@ def build_sections(summary: dict[str, Any]) -> list[Section]:
         b.row(
             "Declines unanswerable questions",
             "share of unanswerable questions declined",
-            lambda n, e: metric_text(e, "decline_correct"),
+            _metric_of("correct_decline", "decline_correct"),
         ),
         b.row(
             "False declines",
@@ -258,7 +278,7 @@ def build_sections(summary: dict[str, Any]) -> list[Section]:
             f"search index on disk (KB store: {fmt_bytes(kb.get('db_bytes'))}, {fmt_count(kb.get('chunks'))} chunks)",
             lambda n, e: fmt_bytes(kb.get("index_bytes")) if e.get("retrieve") else DASH,
         ),
-        b.row("Scalability: memory", "memory held while answering", lambda n, e: fmt_bytes(e.get("memory_bytes"))),
+        b.row("Scalability: memory", "model weights held in memory", lambda n, e: fmt_bytes(e.get("memory_bytes"))),
         b.row(
             "Scalability: tokens per query",
             "mean tokens in / out",
@@ -271,9 +291,13 @@ def build_sections(summary: dict[str, Any]) -> list[Section]:
             b.row(
                 "Style / tone",
                 "similarity to the brand-voice examples",
-                lambda n, e: metric_text(e, "style") if metric(e, "style") else fmt_score(e.get("style_score")),
+                lambda n, e: (
+                    _metric_of("style_similarity", "style")(n, e)
+                    if _has_metric(e, "style_similarity", "style")
+                    else fmt_score(e.get("style_score"))
+                ),
             ),
-            b.row("Format rules passed", "share of configured format rules met", lambda n, e: metric_text(e, "format")),
+            b.row("Format rules passed", "share of configured format rules met", _metric_of("style_rules", "format")),
             b.row("Domain expertise (closed book)", f"{qm} without retrieval, same model", closed_book),
         ],
     )
@@ -310,47 +334,6 @@ def difference_rows(summary: dict[str, Any]) -> list[list[str]]:
         names = [str(c.get(k, DASH)) for k in ("a", "b", "metric")]
         rows.append([*names, fmt_diff(c.get("diff")), ci, fmt_p(c.get("p_value")), verdict])
     return rows
-
-
-@dataclass(frozen=True)
-class AdviceView:
-    """The advice of a run, flattened for display: the recommendation, its reasons, other facts."""
-
-    recommendation: str
-    reasons: list[str]
-    facts: list[tuple[str, str]]
-
-
-_REASON_KEYS = ("reasons", "why")
-_CHOICE_KEYS = ("recommendation", "recommended", "choice", "strategy")
-
-
-def advice_view(summary: dict[str, Any]) -> AdviceView | None:
-    """Read ``advice`` whatever its exact shape (``ragtune advise --json``); None when absent."""
-    advice = summary.get("advice")
-    if not advice:
-        return None
-    if not isinstance(advice, dict):
-        return AdviceView(str(advice), [], [])
-    choice = next((str(advice[k]) for k in _CHOICE_KEYS if advice.get(k)), DASH)
-    reasons: list[str] = []
-    for key in _REASON_KEYS:
-        for item in advice.get(key) or []:
-            if isinstance(item, dict):
-                text = item.get("text") or item.get("reason") or item.get("message")
-                reasons.append(str(text) if text else ", ".join(f"{k}: {v}" for k, v in item.items()))
-            else:
-                reasons.append(str(item))
-    facts = []
-    for key, value in advice.items():
-        if key in _CHOICE_KEYS or key in _REASON_KEYS or isinstance(value, (dict, list)) or value is None:
-            continue
-        if isinstance(value, bool):
-            shown = "yes" if value else "no"
-        else:
-            shown = fmt_count(value) if isinstance(value, (int, float)) else fmt_text(value)
-        facts.append((key.replace("_", " "), shown))
-    return AdviceView(choice, reasons, facts)
 
 
 def key_numbers(summary: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ragtune.evaluate.report_advice import advice_view
 from ragtune.evaluate.report_format import DASH, strategies_not_run, strategies_run
-from ragtune.evaluate.report_rows import DIFFERENCE_HEADER, advice_view, build_sections, difference_rows
+from ragtune.evaluate.report_rows import DIFFERENCE_HEADER, build_sections, difference_rows
 
 
 def _eval_line(summary: dict[str, Any]) -> str:
