@@ -8,7 +8,7 @@ import sys
 import click
 
 from ragtune import __version__
-from ragtune.cli import advise_cmd, data_cmds, kb_cmds, models, query, report_cmd, serve, tune_cmds
+from ragtune.cli import advise_cmd, compare_cmd, data_cmds, kb_cmds, models, query, report_cmd, serve, tune_cmds
 from ragtune.errors import RagtuneError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,6 +44,7 @@ for command in (
     tune_cmds.train,
     tune_cmds.runs,
     tune_cmds.sweep,
+    compare_cmd.compare,
     report_cmd.report,
     advise_cmd.advise,
 ):

@@ -167,10 +167,26 @@ def run_comparison(
         "comparisons": comparisons,
         "freshness": freshness,
         "learning_curve": curve,
+        "examples_needed": (curve or {}).get("examples_to_match"),
         "advice": None,
     }
+    summary["advice"] = _advice(summary)
     write_summary(opts.out_dir, summary)
     return summary
+
+
+def _advice(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """``ragtune advise`` on these measurements with no constraints stated (the user adds theirs later)."""
+    from ragtune.advise import Constraints, advise
+    from ragtune.advise.decision import load_comparisons
+    from ragtune.advise.inputs import load_measurements
+
+    measured = load_measurements(summary)
+    if not measured:
+        return None
+    out = advise(Constraints(), measured, comparisons=load_comparisons(summary)).as_dict()
+    out["constraints"] = "none stated: run `ragtune advise --results DIR` with your budget, volume, change rate"
+    return out
 
 
 def write_summary(out_dir: Path, summary: dict[str, Any]) -> Path:
@@ -190,7 +206,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def _not_run(plan: Planned, status: str, reason: str) -> dict[str, Any]:
-    return {"name": plan.name, "kind": plan.kind, "status": status, "reason": reason, **plan.info}
+    return {"name": plan.name, "kind": plan.kind, "status": status, "reason": reason, **_kind_flags(plan), **plan.info}
+
+
+def _kind_flags(plan: Planned) -> dict[str, bool]:
+    """What ``advise`` needs to know of any strategy, built-in or configured."""
+    return {"retrieval": plan.kind in ("rag", "hybrid"), "tuned": plan.kind in ("ft", "hybrid")}
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
@@ -227,6 +248,7 @@ def _summarise(
         "kind": plan.kind,
         "status": "ok",
         "reason": None,
+        **_kind_flags(plan),
         **plan.info,
         "n": len(records),
         "errors": len(records) - len(ok),
