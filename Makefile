@@ -7,10 +7,11 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint bench install clean help
+.PHONY: demo demo-tune test lint bench install clean help
 
 help:
 	@echo "make demo   - install (if needed) and run the guided demo on examples/helpcenter"
+	@echo "make demo-tune - fine-tune a tiny model on examples/helpcenter/style.jsonl, register it, ask it"
 	@echo "make test   - install (if needed) and run the whole test suite"
 	@echo "make lint   - ruff + mypy"
 	@echo "make bench  - retrieval/ingest/latency benchmarks (needs ../shared/data)"
@@ -30,6 +31,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+demo-tune: $(STAMP)
+	$(BIN)/python examples/demo_tune.py
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -42,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .ragtune build *.egg-info
+	rm -rf $(VENV) .ragtune .demo-tune build *.egg-info
