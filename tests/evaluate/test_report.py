@@ -147,7 +147,10 @@ def write_results_dir(out: Path, full: bool = True) -> dict[str, Any]:
         }  # fmt: skip
         for name, p in per.items():
             verdict = "fresh" if p["stale_rate"] == 0 else "old-fact"
-            p["answers"] = [{"id": "q001", "before": "$10 per user", "after": "$12 per user", "verdict": verdict}]
+            p["answers"] = [
+                {"id": "q001", "before": "$10 per user", "after": "$12 per user", "verdict_before": "old-fact",
+                 "verdict": verdict}
+            ]  # fmt: skip
             strategies[name].update(
                 freshness_seconds=p["seconds_to_reflect"], stale_rate=p["stale_rate"], freshness_method=p["method"]
             )
@@ -256,7 +259,7 @@ def test_report_shows_the_numbers_of_summary_json(built_full: tuple[Path, dict[s
             line = "| " + " | ".join([row.label, *row.values.values(), row.note]) + " |"
             assert line.replace("*", r"\*") in md, line
     # The details: stages, machine, freshness verdicts, learning-curve points, example answers.
-    for text in ("run:ft", "Test CPU", "old-fact", "$12 per user", "least-squares fit", "Example answers", "q006"):
+    for text in ("run:ft", "Test CPU", "Verdict before", "$12 per user", "least-squares fit", "Example answers"):
         assert text in md and text in html, text
     assert "Recommended: rag (RAG)" in md and "fine-tuning needs about 2,400 examples; you have 148" in html
     assert "ft becomes cheaper than rag above 1,250,000 queries/month" in md

@@ -183,16 +183,17 @@ def _freshness(summary: dict[str, Any]) -> list[Block]:
     ]
     if rows:
         blocks.append(Table(["Strategy", "Stale answers", "Old fact given", "Time to reflect", "Method"], rows))
-    answers = [
-        [n, str(a.get("id", DASH)), _short(a.get("before")), _short(a.get("after")), fmt_text(a.get("verdict"))]
-        for n, p in per.items()
-        for a in p.get("answers") or []
-    ]
+    answers = [(n, a) for n, p in per.items() for a in p.get("answers") or []]
     if answers:
-        blocks += [
-            Heading(3, "Answers before and after the change"),
-            Table(["Strategy", "Question", "Before", "After", "Verdict"], answers),
+        with_before = any(a.get("verdict_before") for _, a in answers)
+        header = ["Strategy", "Question", "Before", *(["Verdict before"] if with_before else []), "After", "Verdict"]
+        table_rows = [
+            [n, str(a.get("id", DASH)), _short(a.get("before"))]
+            + ([fmt_text(a.get("verdict_before"))] if with_before else [])
+            + [_short(a.get("after")), fmt_text(a.get("verdict"))]
+            for n, a in answers
         ]
+        blocks += [Heading(3, "Answers before and after the change"), Table(header, table_rows)]
     return blocks
 
 

@@ -124,7 +124,10 @@ def build_sections(summary: dict[str, Any]) -> list[Section]:
     kb = summary.get("kb") or {}
     qm = summary.get("quality_metric") or "quality"
     n_changed = len(b.freshness.get("questions") or [])
-    recall_names = sorted({k for e in b.entries.values() for k in (e.get("metrics") or {}) if k.startswith("recall@")})
+    recall_names = sorted(
+        {k for e in b.entries.values() for k in (e.get("metrics") or {}) if k.startswith("recall@")},
+        key=lambda k: (len(k), k),  # recall@5 before recall@10
+    )
 
     def closed_book(name: str, e: Entry) -> str:
         # What the model knows without retrieval: its own quality when closed book, else the quality of the
