@@ -77,6 +77,10 @@ def _quality_cost(summary: dict[str, Any], fig: Figure) -> bool:
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_minor_formatter(NullFormatter())
+    else:  # from $0, so the distance between points reads as a real cost difference
+        ax.set_xlim(0, max(max(p[1] for p in points) * 1.25, 1e-9))
+    if all(0 <= p[2] <= 1 for p in points):
+        ax.set_ylim(0, 1.05)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_money(v)))
     ax.set_xlabel("cost per query ($)")
     ax.set_ylabel(f"quality ({summary.get('quality_metric') or 'quality'})")
