@@ -235,12 +235,41 @@ def squad(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def train_speed(r: dict[str, Any]) -> list[str]:
+    out = ["## Training throughput: tiny model on CPU (LoRA)", ""]
+    out += _header(r)
+    c = r["config"]
+    out += [
+        f"Data `{r['data']}`; model {r['model']['parameters']:,} parameters; batch {c['batch_size']}, max length "
+        f"{c['max_length']}, LoRA rank {c['lora_rank']}, {c['threads']} torch thread(s). Tokens are non-padding "
+        f"input tokens; seconds are `trainer.train()` only. CPU has native bf16: {_f(r['cpu_native_bf16'])}.",
+        "",
+        "| precision | steps | tokens | seconds | tokens/s | final step loss |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        out.append(
+            f"| {row['precision']} | {row['steps']} | {row['tokens']:,} | {_f(row['train_seconds'], 2)} | "
+            f"{_f(row['tokens_per_s'], 0)} | {_f(row['final_loss'])} |"
+        )
+    cli = r["cli"]
+    out += [
+        "",
+        f"bf16 / fp32 throughput: **{r['bf16_vs_fp32']:.2f}×**. From `style.jsonl` to a registered model "
+        f"(`ragtune train`, fresh process, 1 epoch = {cli['steps']} steps, MLflow store created and the adapter "
+        f"logged): **{_f(cli['wall_seconds'], 1)} s** wall, of which {_f(cli['train_seconds'], 1)} s training.",
+        "",
+    ]
+    return out
+
+
 SECTIONS = [
     ("beir_scifact", beir),
     ("ingest_speed", ingest),
     ("latency", latency),
     ("freshness", freshness),
     ("squad", squad),
+    ("train_speed", train_speed),
 ]
 
 
