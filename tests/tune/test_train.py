@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +17,8 @@ from ragtune.tune.config import TrainConfig, load_train_config
 from ragtune.tune.dataset import ChatExample
 from ragtune.tune.sft import make_trainer
 from ragtune.tune.train import train
+
+STYLE = Path(__file__).resolve().parents[2] / "examples" / "helpcenter" / "style.jsonl"
 
 
 def test_labels_cover_only_the_last_assistant_turn(tiny_model: Path, tmp_path: Path, helpers: SimpleNamespace) -> None:
@@ -144,3 +147,20 @@ def test_config_sources_and_errors(tmp_path: Path) -> None:
         TrainConfig(lora_dropout=1.5).validate()
     with pytest.raises(ConfigError, match="expected int"):
         load_train_config(None, {"lora_rank": "many"}, project={})
+
+
+def test_early_stopping_restores_the_best_weights(
+    tiny_model: Path, format_file: Path, tmp_path: Path, helpers: SimpleNamespace
+) -> None:
+    # Validation on another distribution (the help center's voice) while training on the answer format: its loss
+    # rises after the first steps, so patience 2 stops the run and the best (earliest) weights come back.
+    style = [json.loads(line) for line in STYLE.read_text().splitlines()[:10]]
+    config = helpers.quick_config(
+        max_steps=30, learning_rate=2e-2, eval_strategy="steps", eval_steps=2, early_stopping_patience=2
+    )
+    r = train(
+        format_file, f"hf:{tiny_model}", config, val=style, kb_dir=tmp_path, quiet=True, track=False, register=False
+    )
+    assert r.stopped_early and r.global_step < 30
+    assert r.metrics["eval_loss"] == pytest.approx(r.metrics["best_eval_loss"], abs=1e-5)
+    assert r.metrics["best_eval_loss"] < max(loss for _, loss in r.eval_history[:-1])
