@@ -61,7 +61,7 @@ class SearchSettings:
         default=0, metadata={"help": "torch threads for the exact vector scan (0: torch's own setting)"}
     )
     dense_precision: str = field(
-        default="fp16", metadata={"help": "fp16 (half-size scan copy, exact fp32 re-score) | fp32"}
+        default="int8", metadata={"help": "int8 | fp16 (compact scan copy, exact fp32 re-score) | fp32"}
     )
 
 

@@ -20,6 +20,10 @@ from typing import Any
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+# Two intra-op threads: one short query on one thread left the second core idle (SciFact queries, 21 tokens:
+# 11.4 ms on one thread, 7.0 ms on two; docs/benchmarks.md). More than two gains little for one query.
+QUERY_THREADS = max(1, min(2, os.cpu_count() or 1))
 _PROBES = ["How much is the Team plan per user?", "upload size limit", "Does the desktop app run on Linux?"]
 
 
@@ -68,8 +72,10 @@ class OnnxQueryEncoder:
             if not path.exists():
                 cls._export(st_model, tokenizer, path)
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = 1
+            opts.intra_op_num_threads = QUERY_THREADS
             opts.inter_op_num_threads = 1
+            # No spin-waiting after a run: the idle ORT threads would take the cores the vector scan needs next.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.log_severity_level = 3
             session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             encoder = cls(session, tokenizer, max_tokens)

@@ -38,6 +38,16 @@ class LiveSet:
     n_live: int
     avg_len: float
     _revisions: dict[int, dict[str, Any]] | None = field(default=None, repr=False)
+    _by_position: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def by_position(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(order, sorted_pos)``: passage indexes sorted by chunk position (stable), and those positions.
+
+        Computed once per version: sorting every live passage per query cost ~2 ms at 100k chunks."""
+        if self._by_position is None:
+            order = np.argsort(self.passage_pos, kind="stable")
+            self._by_position = (order, self.passage_pos[order])
+        return self._by_position
 
     def mask_for(self, size: int) -> np.ndarray:
         if len(self.mask) >= size:
@@ -48,7 +58,7 @@ class LiveSet:
 class ChunkIndex:
     """Lexical and dense indexes over every stored chunk, with per-version live sets."""
 
-    def __init__(self, store: Store, embedder: Embedder, dense_threads: int = 0, dense_precision: str = "fp16") -> None:
+    def __init__(self, store: Store, embedder: Embedder, dense_threads: int = 0, dense_precision: str = "int8") -> None:
         self.store = store
         self.embedder = embedder
         self.bm25 = BM25Index()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from ragtune.search.lexical import fts5_query
 from ragtune.search.passage import Passage
 
 MODES = ("hybrid", "dense", "lexical")
+# Query embeddings run here while the calling thread scores BM25; shared by every Retriever in the process.
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ragtune-embed")
 ENGINES = ("memory", "fts5")
 
 
@@ -55,11 +58,12 @@ class Retriever:
         chunk_ok, passage_ok = self.index.allowed(live, filters)
         depth = max(self.settings.depth, k)
         legs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # The query embedding (ONNX Runtime / torch, which release the GIL) runs beside the BM25 leg.
+        qvec = _POOL.submit(self.embedder.embed_query, query) if mode in ("hybrid", "dense") else None
         if mode in ("hybrid", "lexical"):
             legs["lexical"] = self._lexical(query, live, chunk_ok, depth)
-        if mode in ("hybrid", "dense"):
-            qvec = self.embedder.embed_query(query)
-            legs["dense"] = self.index.dense.search(qvec, chunk_ok, depth)
+        if qvec is not None:
+            legs["dense"] = self.index.dense.search(qvec.result(), chunk_ok, depth)
         if mode == "hybrid":
             if self.settings.fusion == "rrf":
                 positions, scores = fusion.rrf([legs["lexical"][0], legs["dense"][0]], self.settings.rrf_k)
@@ -102,25 +106,25 @@ class Retriever:
         k: int,
     ) -> list[Passage]:
         # A chunk's text may occur in several live documents: each occurrence is its own passage.
-        ok_pos = live.passage_pos[passage_ok]
-        ok_ids = live.passage_ids[passage_ok]
-        order = np.argsort(ok_pos, kind="stable")
-        ok_pos, ok_ids = ok_pos[order], ok_ids[order]
+        order, sorted_pos = live.by_position()
         chosen: list[tuple[int, float, int]] = []
         for pos, score in zip(positions.tolist(), scores.tolist(), strict=True):
-            lo, hi = np.searchsorted(ok_pos, pos, "left"), np.searchsorted(ok_pos, pos, "right")
-            for pid in ok_ids[lo:hi].tolist():
-                chosen.append((int(pid), float(score), int(pos)))
+            lo, hi = np.searchsorted(sorted_pos, pos, "left"), np.searchsorted(sorted_pos, pos, "right")
+            for idx in order[lo:hi].tolist():
+                if passage_ok[idx]:
+                    chosen.append((int(live.passage_ids[idx]), float(score), int(pos)))
             if len(chosen) >= k:
                 break
         chosen = chosen[:k]
         if not chosen:
             return []
+        wanted = {c[2] for c in chosen}
         leg_info: dict[int, dict[str, float]] = {}
         for name, (lpos, lscores) in legs.items():
             for rank, (p, s) in enumerate(zip(lpos.tolist(), lscores.tolist(), strict=True), start=1):
-                leg_info.setdefault(p, {})[f"{name}_score"] = round(float(s), 6)
-                leg_info[p][f"{name}_rank"] = rank
+                if p in wanted:
+                    leg_info.setdefault(p, {})[f"{name}_score"] = round(float(s), 6)
+                    leg_info[p][f"{name}_rank"] = rank
         marks = ",".join("?" * len(chosen))
         rows = {
             int(r[0]): r
