@@ -2,7 +2,7 @@
 
 Method (``docs/metrics.md``):
 
-1. The answer is cut into sentences (:func:`ragtune.kb.chunking.split_sentences`, and at line breaks, so
+1. The answer is cut into sentences (:func:`ragtune.text.split_sentences`, and at line breaks, so
    list items are sentences). Each sentence's ``[n]`` markers say which passages it cites.
 2. A sentence without markers borrows those of the next cited sentence in the same paragraph: writers (and
    models) often put one marker after a run of sentences drawn from one source.
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ragtune.evaluate.metrics import EmbedFn, citation_numbers, embed_unique, is_decline, strip_citations
-from ragtune.kb.chunking import split_sentences
+from ragtune.text import STOPWORDS, WORD, split_sentences
 
 DEFAULT_THRESHOLD = 0.7  # MiniLM cosine: paraphrases of one fact score ~0.75-0.95, same-topic other facts ~0.3-0.6
 DEFAULT_OVERLAP = 0.8
@@ -33,14 +33,12 @@ DEFAULT_BOILERPLATE: tuple[str, ...] = (
     r"^(?:happy \w+|hope (?:this|that) helps|let (?:me|us) know|cheers|best regards)\b",
 )
 _MARKER_AFTER_STOP = re.compile(r"([.!?])(\s?\[\d+(?:\s*,\s*\d+)*\])")
-_WORD = re.compile(r"[^\W_]+")
-_STOP_LIST = """a an and are as at be but by for if in into is it of on or such that the their then there these
-    they this to was will with you your we our i its can from has have"""
-_STOP = frozenset(_STOP_LIST.split())
+# "no" and "not" stay content words here: a negated sentence must not count as supported by its opposite.
+_STOP = STOPWORDS - {"no", "not"}
 
 
 def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+    return {w for w in WORD.findall(text.lower()) if w not in _STOP}
 
 
 @dataclass

@@ -33,7 +33,7 @@ import numpy as np
 from ragtune.config import raw_config
 from ragtune.errors import ConfigError
 from ragtune.evaluate.metrics import EmbedFn, embed_unique, strip_citations
-from ragtune.kb.chunking import split_sentences
+from ragtune.text import split_sentences
 
 RULE_KINDS = (
     "starts_with",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ragtune.kb.document import Chunk, Document
+from ragtune.text import split_sentences
 
 CountTokens = Callable[[str], int]
 CountTokensBatch = Callable[[list[str]], list[int]]
@@ -47,21 +48,6 @@ _LIST_ITEM_RE = re.compile(r"[ \t]*(?:[-*+•]|\d{1,9}[.)])(?:[ \t]|$)")
 _TABLE_ROW_RE = re.compile(r"[ \t]*\|")
 _WORD_RE = re.compile(r"\S+")
 
-# A sentence ends at . ! ? or … (with closing quotes/brackets) before whitespace, or at CJK full stops.
-_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？]+[\"'”’」』)\]]*")
-_NEXT_CHAR_RE = re.compile(r"\s*(\S)")
-_DOTTED_ABBREVIATION_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
-# fmt: off
-_ABBREVIATIONS = frozenset({
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "fig", "figs", "no", "nos", "vol",
-    "vols", "approx", "cf", "al", "eq", "eqs", "ref", "refs", "sec", "ch", "pp", "dept", "ca", "resp",
-    "incl", "esp", "gen", "col", "lt", "sgt", "capt", "rev", "jan", "feb", "mar", "apr", "jun", "jul",
-    "aug", "sep", "sept", "oct", "nov", "dec",
-})
-# fmt: on
-_OPENERS = "([{\"'“‘«"
-_CLOSERS = "\"'”’»)]」』"
-
 
 def heading_of(line: str) -> tuple[int, str] | None:
     """``(level, title)`` when ``line`` is a Markdown heading (``## Billing`` → ``(2, "Billing")``)."""
@@ -69,46 +55,6 @@ def heading_of(line: str) -> tuple[int, str] | None:
     if m is None:
         return None
     return len(m.group(1)), m.group(2).strip()
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` of ``text``, trimmed of whitespace, in order.
-
-    A period ends a sentence unless the next word starts in lower case or the period closes an
-    abbreviation ("Dr.", "e.g.", "et al.") or an initial ("J."); decimals and version numbers ("2.5",
-    "v1.2.3") never split because no whitespace follows their inner periods.
-    """
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END_RE.finditer(text):
-        nxt = _NEXT_CHAR_RE.match(text, m.end())
-        if nxt is None:
-            break
-        follower = nxt.group(1)
-        if follower.islower():
-            continue
-        if m.group().rstrip(_CLOSERS) == ".":
-            # A single period: look at the word it closes.
-            i = max(start, text.rfind(" ", start, m.start()) + 1, text.rfind("\n", start, m.start()) + 1)
-            word = text[i : m.start()].lstrip(_OPENERS)
-            if (
-                word.lower() in _ABBREVIATIONS
-                or (len(word) == 1 and word.isalpha() and word.isupper())
-                or _DOTTED_ABBREVIATION_RE.fullmatch(word)
-            ):
-                continue
-        spans.append((start, m.end()))
-        start = nxt.start(1)
-    spans.append((start, len(text)))
-    return [span for span in (_trim(text, s, e) for s, e in spans) if span[0] < span[1]]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 @dataclass

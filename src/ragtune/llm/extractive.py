@@ -38,91 +38,19 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-import Stemmer
+
+from ragtune.text import WORD, analyze, split_sentences
 
 _CACHE_SIZE = 50_000  # sentence vectors kept (~80 MB at 384 dims)
 NOT_FOUND = "I couldn't find an answer to that in the knowledge base."
 
 EmbedFn = Callable[[list[str]], np.ndarray]
 
-# --- words ---------------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-# Lucene's English stop words plus question words that carry no topic. A twin lives in search/lexical.py;
-# llm/ is a leaf package and may not import it.
-_STOPWORD_LIST = """
-    a an and are as at be but by for if in into is it no not of on or such that the their then there
-    these they this to was will with what which who whom how when where why do does did can could would
-    should i you we our your my me its from has have had been being than so"""
-_STOPWORDS = frozenset(_STOPWORD_LIST.split())
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def _terms(text: str) -> set[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-    return set(_stemmer().stemWords(words))
-
-
-# --- sentences -----------------------------------------------------------------------------------------
-
-# A sentence ends at . ! ? or … (with closing quotes, brackets or emphasis marks) before whitespace.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]*_]*(?=\s)")
-_NEXT_CHAR = re.compile(r"\s*(\S)")
-_DOTTED_ABBREVIATION = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, i.e, U.S
-_ABBREVIATION_LIST = """
-    mr mrs ms dr prof sr jr st mt vs fig figs no nos vol approx cf al eq ref sec ch pp dept ca incl esp gen col
-    lt sgt capt rev jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp"""
-_ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
-_OPENERS = "([{\"'“‘«"
-_CLOSERS = "\"'”’»)]*_"
-
-
-def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence spans inside ``text[start:end]``.
-
-    A period ends a sentence unless the next word starts in lower case or the period closes an
-    abbreviation ("Dr.", "e.g.") or an initial ("J."); decimals and versions ("$12.50", "v2.1") never
-    split because no whitespace follows their inner periods.
-    """
-    spans: list[tuple[int, int]] = []
-    s = start
-    for m in _SENTENCE_END.finditer(text, start, end):
-        nxt = _NEXT_CHAR.match(text, m.end(), end)
-        if nxt is None:
-            break
-        if nxt.group(1).islower():
-            continue
-        if m.group().rstrip(_CLOSERS) == ".":
-            i = m.start()
-            while i > s and not text[i - 1].isspace():
-                i -= 1
-            word = text[i : m.start()].lstrip(_OPENERS)
-            if (
-                word.lower() in _ABBREVIATIONS
-                or (len(word) == 1 and word.isalpha() and word.isupper())
-                or _DOTTED_ABBREVIATION.fullmatch(word)
-            ):
-                continue
-        spans.append((s, m.end()))
-        s = nxt.start(1)
-    spans.append((s, end))
-    return [sp for sp in (_trim(text, a, b) for a, b in spans) if sp[0] < sp[1]]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+def _term_set(text: str) -> set[str]:
+    return set(analyze(text))
 
 
 # --- markdown ------------------------------------------------------------------------------------------
@@ -180,7 +108,7 @@ def _candidates(passage: str) -> list[_Candidate]:
         nonlocal para
         if para is not None:
             context = heading
-            for a, b in _sentence_spans(passage, para[0], para[1]):
+            for a, b in split_sentences(passage, para[0], para[1]):
                 text = _clean(passage[a:b])
                 if text.endswith("?"):
                     # A question (an FAQ's "**Q?** A.") is not an answer; it frames the sentences after it.
@@ -240,11 +168,11 @@ def _candidates(passage: str) -> list[_Candidate]:
         else:
             para[1] = b
     flush()
-    return [c for c in out if len(_WORD.findall(c.text)) >= 2]
+    return [c for c in out if len(WORD.findall(c.text)) >= 2]
 
 
 def _key(text: str) -> str:
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(WORD.findall(text.lower()))
 
 
 def _with_citation(sentence: str, number: int) -> str:
@@ -352,12 +280,12 @@ class ExtractiveAnswerer:
         vecs = self._vectors([question] + [c.embed_text for _, c in cands])
         cos = vecs[1:] @ vecs[0]
         prior = self._priors(len(passages), passage_scores)
-        q_terms = _terms(question)
+        q_terms = _term_set(question)
         out: list[ScoredSentence] = []
         for i, (p, c) in enumerate(cands):
             lex = 0.0
             if q_terms:
-                terms, ctx = _terms(c.text), _terms(c.context)
+                terms, ctx = _term_set(c.text), _term_set(c.context)
                 hits = sum(1.0 if t in terms else self.heading_credit if t in ctx else 0.0 for t in q_terms)
                 lex = hits / len(q_terms)
             s = self.w_cosine * float(cos[i]) + self.w_lexical * lex + self.w_rank * prior[p]

@@ -9,96 +9,14 @@ appended; nothing is rebuilt. At 100k chunks FTS5's OR-query ranking costs ~50 m
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
-import Stemmer
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+from ragtune.text import STOPWORDS, WORD, analyze
 
-# Lucene's English stop words plus a few question words that carry no topic.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "such",
-        "that",
-        "the",
-        "their",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "will",
-        "with",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "how",
-        "when",
-        "where",
-        "why",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "i",
-        "you",
-        "we",
-        "our",
-        "your",
-        "my",
-        "me",
-        "its",
-        "from",
-        "has",
-        "have",
-        "had",
-        "been",
-        "being",
-        "than",
-        "so",
-    ]
-)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def analyze(text: str) -> list[str]:
-    """Text → BM25 terms: lowercased words, stop words dropped, Snowball-stemmed."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
-    return list(_stemmer().stemWords(words))
+__all__ = ["STOPWORDS", "BM25Index", "analyze", "fts5_query", "top_k"]
 
 
 class BM25Index:
@@ -201,5 +119,5 @@ def top_k(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray
 
 def fts5_query(query: str) -> str:
     """A safe FTS5 MATCH expression: every word quoted, OR-ed (BM25 semantics, not AND)."""
-    words = [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS]
+    words = [w for w in WORD.findall(query.lower()) if w not in STOPWORDS]
     return " OR ".join(f'"{w}"' for w in words)

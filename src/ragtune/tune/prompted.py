@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ragtune.llm.base import GenerationOptions, Generator, Message
+from ragtune.text import STOPWORDS
 from ragtune.tune.similarity import normalize_text
 
 SYSTEM = (
@@ -30,82 +31,8 @@ _QA_LINE = re.compile(
     r"^\s*(?:[-*]\s*|\d+[.)]\s*)?(?:\*\*)?(?P<tag>Q|Question|A|Answer)\s*\d*\s*[:.)]\s*(?:\*\*)?\s*(?P<text>.*)$",
     re.IGNORECASE,
 )
-_STOP = frozenset(
-    (
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "by",
-        "from",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "you",
-        "your",
-        "we",
-        "our",
-        "they",
-        "their",
-        "i",
-        "my",
-        "me",
-        "can",
-        "do",
-        "does",
-        "did",
-        "not",
-        "no",
-        "yes",
-        "so",
-        "if",
-        "as",
-        "than",
-        "then",
-        "there",
-        "here",
-        "what",
-        "which",
-        "who",
-        "how",
-        "when",
-        "where",
-        "why",
-        "will",
-        "would",
-        "should",
-        "could",
-        "may",
-        "might",
-        "has",
-        "have",
-        "had",
-        "just",
-        "also",
-        "about",
-        "into",
-        "out",
-        "up",
-    )
-)
+# The shared stop words plus filler that a generated answer adds around the passage's facts.
+_STOP = STOPWORDS | frozenset(["about", "also", "here", "just", "may", "might", "out", "those", "up", "were", "yes"])
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from ragtune.text import split_sentences
 from ragtune.tune.similarity import normalize_text
 
 KIND_ORDER = ("faq", "howto", "steps", "definition", "section")
@@ -31,7 +32,6 @@ _Q_PREFIX = re.compile(r"^\s*(?:\*\*)?(?:Q|Question)\s*[:.)]\s*(?:\*\*)?\s*(.+)$
 _A_PREFIX = re.compile(r"^\s*(?:\*\*)?(?:A|Answer)\s*[:.)]\s*(?:\*\*)?\s*", re.IGNORECASE)
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+\S")
 _TABLE = re.compile(r"^\s*\|")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"'(])")
 _DEFINITION = re.compile(
     r"^(?:(?P<det>An?|The)\s+)?(?P<subject>\*\*[^*]{1,60}\*\*|\w[\w'’-]*(?:\s+[\w'’()-]+){0,4}?)\s+"
     r"(?P<verb>is|are|means)\s+(?P<rest>.{12,})$"
@@ -454,7 +454,8 @@ def definition_pairs(section: _Section, text: str = "") -> list[StructuredPair]:
     out = []
     for para in _paragraphs(section.lines):
         prose = [line.strip() for line in para if not (_TABLE.match(line) or _NUMBERED.match(line))]
-        for sentence in _SENTENCE_END.split(" ".join(prose)):
+        joined = " ".join(prose)
+        for sentence in (joined[a:b] for a, b in split_sentences(joined)):
             m = _DEFINITION.match(sentence.strip())
             if not m or not sentence.rstrip().endswith((".", "!")):
                 continue
