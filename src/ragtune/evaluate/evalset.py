@@ -16,33 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragtune.errors import DatasetError
+from ragtune.evaluate.metrics import is_decline
 from ragtune.llm.base import Generator
-from ragtune.llm.prompts import NOT_IN_SOURCES, PromptTemplates
+from ragtune.llm.prompts import PromptTemplates
 from ragtune.tune.check import UserTurnIndex
 from ragtune.tune.dataset import ChatExample, write_jsonl
-from ragtune.tune.similarity import DEFAULT_THRESHOLD, normalize_text
+from ragtune.tune.similarity import DEFAULT_THRESHOLD
 from ragtune.tune.synth import Synthesis, sample_pairs, synthesize
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
 
 UNANSWERABLE = "unanswerable"
-# Phrases of a reference answer that declines (normalized); what counts as "the right answer is to decline".
-DECLINE_PHRASES = (
-    "does not say",
-    "doesn t say",
-    "not in the documents",
-    "could not find",
-    "couldn t find",
-    "no information",
-    "not mentioned",
-    "not covered",
-    "cannot be answered",
-    "can t be answered",
-    "don t know",
-    "do not know",
-    normalize_text(NOT_IN_SOURCES),
-)
 FIELDS = ("id", "question", "answer", "sources", "tags")
 
 
@@ -62,7 +47,8 @@ class EvalItem:
         """True when the right answer is to decline."""
         if UNANSWERABLE in self.tags:
             return True
-        return not self.sources and is_decline(self.answer)
+        # The same test as a generated answer's decline (metrics.is_decline); an empty reference is not one.
+        return not self.sources and bool(self.answer.strip()) and is_decline(self.answer)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,12 +59,6 @@ class EvalItem:
             "tags": list(self.tags),
             **self.extra,
         }
-
-
-def is_decline(text: str) -> bool:
-    """Whether a reference answer says the documents do not answer the question."""
-    norm = normalize_text(text)
-    return any(p in norm for p in DECLINE_PHRASES)
 
 
 def _str_list(value: Any, name: str, path: Path, line: int) -> list[str]:
