@@ -121,6 +121,13 @@ def train(
     if as_json:
         emit_json(result.as_dict())
         return
+    if result.dropped_too_long:
+        click.secho(
+            f"warning: {result.dropped_too_long} training examples were left out as too long: the prompt alone "
+            "filled max_length (raise --max-length to keep them)",
+            fg="yellow",
+            err=True,
+        )
     m = result.metrics
     eval_part = f", eval loss {m['eval_loss']:.4f}" if "eval_loss" in m else ""
     resumed = f" (resumed from step {result.resumed_from_step})" if result.resumed_from_step else ""

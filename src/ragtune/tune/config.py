@@ -52,7 +52,9 @@ class TrainConfig:
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
     batch_size: int = field(default=4, metadata={"help": "examples per device step"})
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps per optimizer step"})
-    max_length: int = field(default=512, metadata={"help": "tokens per example; longer ones are truncated"})
+    max_length: int = field(
+        default=512, metadata={"help": "tokens per example; longer ones are cut, or left out if the prompt fills it"}
+    )
     lora_rank: int = field(default=8, metadata={"help": "LoRA rank r"})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (scale = alpha / r)"})
     lora_dropout: float = field(default=0.05, metadata={"help": "dropout on the LoRA path"})

@@ -156,3 +156,20 @@ def make_trainer(
 
         trainer.remove_callback(PrinterCallback)
     return trainer, tokenizer
+
+
+def longest_example(tokenizer: Any, examples: list[ChatExample]) -> int:
+    """Tokens in the longest example, as the chat template renders the whole conversation."""
+    longest = 0
+    for example in examples:
+        msgs = [{"role": m["role"], "content": m["content"]} for m in example.messages]
+        text = tokenizer.apply_chat_template(msgs, tokenize=False)
+        longest = max(longest, len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return longest
+
+
+def dropped_too_long(trainer: Any, train_ex: list[ChatExample], val_ex: list[ChatExample]) -> tuple[int, int]:
+    """(train, validation) examples that TRL dropped because truncating them to ``max_length`` left no answer
+    token to learn from (the prompt alone fills ``max_length``); it drops them silently."""
+    kept_val = len(trainer.eval_dataset) if val_ex and trainer.eval_dataset is not None else 0
+    return len(train_ex) - len(trainer.train_dataset), (len(val_ex) - kept_val if val_ex else 0)

@@ -54,6 +54,7 @@ class TrainResult:
     mlflow_run_id: str | None
     steps_run: int = 0
     stopped_early: bool = False
+    dropped_too_long: int = 0  # training examples left out: the prompt alone filled max_length
     loss_history: list[tuple[int, float]] = field(default_factory=list)
     eval_history: list[tuple[int, float]] = field(default_factory=list)
     model: Any = field(default=None, repr=False)
@@ -249,6 +250,33 @@ def _quiet(quiet: bool) -> Iterator[None]:
         trl_logger.setLevel(old_trl)
 
 
+def _check_lengths(
+    trainer: Any,
+    tokenizer: Any,
+    config: TrainConfig,
+    info: dict[str, Any],
+    train_ex: list[ChatExample],
+    val_ex: list[ChatExample],
+) -> int:
+    """How many training examples TRL dropped as too long; ConfigError when it dropped all of a data set
+    (otherwise transformers fails later with "num_samples should be a positive integer value")."""
+    from ragtune.tune.sft import dropped_too_long, longest_example
+
+    dropped, dropped_val = dropped_too_long(trainer, train_ex, val_ex)
+    for n, examples, label, path in (
+        (dropped, train_ex, "training", info["data_path"]),
+        (dropped_val, val_ex, "validation", info["val_path"] or info["data_path"]),
+    ):
+        if examples and n == len(examples):
+            raise ConfigError(
+                f"{path or '<in-memory data>'}: all {n} {label} examples are too long for max_length "
+                f"{config.max_length} (the prompt alone fills it; the longest example is "
+                f"{longest_example(tokenizer, examples)} tokens). Raise --max-length, or shorten the examples; "
+                "for RAFT data, build it for this model: ragtune data build --raft --base MODEL"
+            )
+    return dropped
+
+
 def _fit(
     config: TrainConfig,
     info: dict[str, Any],
@@ -265,6 +293,7 @@ def _fit(
     from ragtune.tune.sft import make_trainer
 
     trainer, tokenizer = make_trainer(config, info["base"], train_ex, val_ex, run_dir / "checkpoints", quiet=quiet)
+    dropped = _check_lengths(trainer, tokenizer, config, info, train_ex, val_ex)
     has_val = bool(val_ex)
     best = BestWeights(run_dir / "best", config.early_stopping_patience)
     counter = StepCounter()
@@ -312,6 +341,7 @@ def _fit(
         mlflow_run_id=mlflow_id,
         steps_run=counter.steps,
         stopped_early=best.stopped_early,
+        dropped_too_long=dropped,
         loss_history=losses,
         eval_history=evals,
         model=trained.eval() if return_model else None,
