@@ -78,7 +78,12 @@ def search(
     help="base | rag | rag-extractive | a [strategies.NAME] from ragtune.toml (default: rag-extractive, "
     "or rag with --model).",
 )
-@click.option("--model", default=None, help="Model spec: hf:PATH_OR_ID or openai:MODEL (see ragtune.toml [llm]).")
+@click.option(
+    "--model",
+    default=None,
+    help="Model spec: hf:PATH_OR_ID, openai:MODEL, or ft:NAME (a fine-tuned model registered by ragtune train; "
+    "see ragtune models list). Default: ragtune.toml [llm].",
+)
 @click.option("--adapter", default=None, type=click.Path(), help="A LoRA adapter directory for an hf: model.")
 @json_option
 @kb_option

@@ -19,7 +19,12 @@ from ragtune.cli.common import kb_option, open_kb
     default=None,
     help="Require 'Authorization: Bearer KEY' on /v1/* (default: $RAGTUNE_API_KEY; unset = no key needed).",
 )
-@click.option("--model", default=None, help="Also serve 'base' and 'rag' with this model (hf:PATH, openai:NAME).")
+@click.option(
+    "--model",
+    default=None,
+    help="Also serve 'base' and 'rag' with this model: hf:PATH_OR_ID, openai:MODEL, or ft:NAME (a fine-tuned "
+    "model registered by ragtune train).",
+)
 @click.option("--adapter", default=None, help="LoRA adapter for --model.")
 @kb_option
 def serve(
