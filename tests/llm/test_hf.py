@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,6 +183,14 @@ def test_lora_adapter_changes_output_only_when_nonzero(gen: HFGenerator, tiny_pa
     changed = trained.generate(MESSAGES, max_new_tokens=12)
     assert changed.text != expected
     assert changed.extra["adapter"] == str(tmp_path / "rand")
+
+
+def test_loading_an_adapter_prints_no_deprecation_notice(tiny_path: Path, tmp_path: Path) -> None:
+    adapter = _lora_adapter(tiny_path, tmp_path / "zero", random_b=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        HFGenerator(f"hf:{tiny_path}", adapter=adapter)
+    assert not [w for w in caught if "is_gradient_checkpointing" in str(w.message)]
 
 
 def test_missing_model_or_adapter_is_a_model_error(tmp_path: Path, tiny_path: Path) -> None:

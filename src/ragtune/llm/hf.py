@@ -43,6 +43,7 @@ import dataclasses
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -289,9 +290,15 @@ def _with_adapter(model: Any, adapter: str) -> Any:
     if _looks_like_path(adapter) and not Path(adapter).expanduser().is_dir():
         raise ModelError(f"cannot load adapter {adapter!r}: no such directory")
     try:
-        return PeftModel.from_pretrained(
-            model, str(Path(adapter).expanduser()) if _looks_like_path(adapter) else adapter
-        )
+        with warnings.catch_warnings():
+            # PEFT asks transformers 5 for `is_gradient_checkpointing`, which transformers deprecates; the notice
+            # is about PEFT's internals, not anything the user chose, and would print on every `ragtune ask`.
+            warnings.filterwarnings(
+                "ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning
+            )
+            return PeftModel.from_pretrained(
+                model, str(Path(adapter).expanduser()) if _looks_like_path(adapter) else adapter
+            )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"cannot load adapter {adapter!r}: {_reason(exc)}") from None
 
