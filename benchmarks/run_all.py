@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 import report
 
-BENCHMARKS = ["beir_scifact", "ingest_speed", "latency", "freshness", "squad"]
+BENCHMARKS = ["beir_scifact", "ingest_speed", "latency", "freshness", "squad", "train_speed", "compare_helpcenter"]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"]}
 
 

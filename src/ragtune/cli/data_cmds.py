@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -171,6 +171,20 @@ def check(
 )
 @click.option("--mode", type=click.Choice(MODES), default=None, help="RAFT: retrieval mode for distractors.")
 @click.option("--seed", type=int, default=0, show_default=True, help="RAFT: which examples keep the oracle, order.")
+@click.option(
+    "--base",
+    "base",
+    default=None,
+    metavar="SPEC",
+    help="RAFT: the model to train (hf:PATH_OR_ID): distractors are dropped until the prompt fits its context "
+    "window less the answer's tokens, exactly as the RAG pipeline packs passages at inference.",
+)
+@click.option(
+    "--answer-tokens",
+    type=click.IntRange(1),
+    default=None,
+    help="RAFT with --base: tokens kept free for the answer (default: [llm] max_new_tokens, else 256).",
+)
 @json_option
 def build(
     out: Path,
@@ -185,6 +199,8 @@ def build(
     withheld: str,
     mode: str | None,
     seed: int,
+    base: str | None,
+    answer_tokens: int | None,
     as_json: bool,
 ) -> None:
     """Synthesize question/answer training examples from the knowledge base's chunks.
@@ -216,6 +232,7 @@ def build(
     if not synthesis.pairs:
         raise ConfigError(f"no question/answer pairs found in {synthesis.chunks} chunks at version {synthesis.version}")
     if raft:
+        count_tokens, budget = _raft_budget(base, answer_tokens)
         examples = build_raft(
             kb,
             synthesis.pairs,
@@ -226,6 +243,8 @@ def build(
             templates=_templates(),
             at=synthesis.version,
             mode=mode,
+            count_tokens=count_tokens,
+            budget=budget,
             progress=_progress("raft", "example"),
         )
     else:
@@ -360,3 +379,16 @@ def eval_build(
         return
     dropped = f", {result.excluded} dropped as leaking into {exclude}" if exclude else ""
     click.echo(f"Wrote {written} eval questions to {out} from {result.synthesis.chunks} chunks{dropped}.")
+
+
+def _raft_budget(base: str | None, answer_tokens: int | None) -> tuple[Callable[[str], int] | None, int | None]:
+    """Token counter and prompt budget of ``base`` (the pipeline's rule: context − answer − 16)."""
+    if base is None:
+        return None, None
+    from ragtune.tune.tokens import load_token_counter
+
+    counter = load_token_counter(base)
+    if counter.max_length is None:
+        raise ConfigError(f"--base {base}: its context window is not stated in its files; cannot pack passages")
+    reserve = answer_tokens or int((raw_config().get("llm") or {}).get("max_new_tokens", 256))
+    return counter.count, counter.max_length - reserve - 16

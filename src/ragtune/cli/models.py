@@ -34,15 +34,38 @@ def models() -> None:
 )
 @click.option("--vocab", type=click.Choice(VOCABS), default="bpe", show_default=True, help="Tokenizer kind.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same model).")
+@click.option(
+    "--context-window", type=click.IntRange(min=64), default=512, show_default=True, help="Positions (tokens)."
+)
+@click.option(
+    "--vocab-size", type=click.IntRange(min=300), default=1024, show_default=True, help="BPE vocabulary size."
+)
 @json_option
-def tiny(out_dir: Path, train_steps: int, corpus: Path | None, vocab: str, seed: int, as_json: bool) -> None:
+def tiny(
+    out_dir: Path,
+    train_steps: int,
+    corpus: Path | None,
+    vocab: str,
+    seed: int,
+    context_window: int,
+    vocab_size: int,
+    as_json: bool,
+) -> None:
     """Build a tiny Llama-style model and tokenizer in OUT_DIR, usable as ``--model hf:OUT_DIR``.
 
     \b
     Example:
       ragtune models tiny .ragtune/models/tiny --train-steps 300 --corpus docs/
     """
-    path = build_tiny_model(out_dir, train_steps=train_steps, corpus=corpus, vocab=vocab, seed=seed)
+    path = build_tiny_model(
+        out_dir,
+        train_steps=train_steps,
+        corpus=corpus,
+        vocab=vocab,
+        seed=seed,
+        context_window=context_window,
+        vocab_size=vocab_size,
+    )
     info = read_manifest(path)
     size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
     if as_json:

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
 
 FORMAT = 1
-HEADLINE = ("quality", "f1", "citation_precision", "groundedness", "style_similarity")
+# Paired differences are computed for the two axes of the choice: facts (quality) and voice (style).
+HEADLINE = ("quality", "style_similarity")
 
 
 @dataclass

@@ -130,6 +130,8 @@ def score_records(
     rows = score_answers(cases, embed=embed, style=style, judge=judge, decline_phrases=decline_phrases)
     for record, row in zip(records, rows, strict=True):
         row["quality"] = row.get(quality_metric)
+        if record["retrieved"] is None:  # closed book: nothing was cited, so groundedness does not apply
+            row["groundedness"] = None
         if record["error"] is not None:  # a failed answer is wrong, not missing
             row["quality"] = 0.0
         record["metrics"] = row

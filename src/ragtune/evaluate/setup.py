@@ -49,12 +49,12 @@ def training_facts(kb: KnowledgeBase, spec: str) -> dict[str, Any] | None:
 
     with ModelRegistry.open(kb.path) as registry:
         model = registry.get(spec[3:])
-    info: dict[str, Any] = {}
+    result: dict[str, Any] = {}
     if model.run_id:
-        run_json = Path(kb.path) / "runs" / model.run_id / "run.json"
-        if run_json.exists():
-            info = json.loads(run_json.read_text(encoding="utf-8"))
-    result = info.get("result") or info
+        # metrics.json is the finished run's TrainResult (train_seconds, tokens_per_s, ...).
+        metrics = Path(kb.path) / "runs" / model.run_id / "metrics.json"
+        if metrics.exists():
+            result = json.loads(metrics.read_text(encoding="utf-8"))
     return {
         "model": model.name,
         "base": model.base,
@@ -62,7 +62,7 @@ def training_facts(kb: KnowledgeBase, spec: str) -> dict[str, Any] | None:
         "data_path": model.data_path,
         "kb_version": model.kb_version,
         "train_seconds": result.get("train_seconds"),
-        "examples": result.get("n_train") or result.get("examples") or _count_lines(model.data_path),
+        "examples": _count_lines(model.data_path),
         "tokens_per_s": result.get("tokens_per_s"),
     }
 

@@ -1,0 +1,66 @@
+"""The full comparison on examples/helpcenter on CPU: wall time per step and stage, and the table it produced.
+
+Runs ``examples/compare_demo.py`` (tiny local models: build, synthesize data, train two LoRA adapters, then
+``ragtune compare`` with the freshness probe and a learning curve, then ``ragtune advise``) in a fresh folder
+and records the timings and the summary's key numbers.
+
+    .venv/bin/python benchmarks/compare_helpcenter.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+
+KEYS = ("quality", "latency_p50_ms", "latency_p95_ms", "cost_per_query", "setup_seconds", "setup_cost")
+
+
+def strategy_row(name: str, s: dict[str, Any]) -> dict[str, Any]:
+    if s.get("status") != "ok":
+        return {"name": name, "status": s.get("status"), "reason": s.get("reason")}
+    m = s.get("metrics", {})
+    names = ("f1", "citation_precision", "style_similarity", "correct_decline")
+    mean = {k: (m.get(k) or {}).get("mean") for k in names}
+    return {
+        "name": name,
+        "status": "ok",
+        **{k: s.get(k) for k in KEYS},
+        "quality_ci": s.get("quality_ci"),
+        **mean,
+        "stale_rate": s.get("stale_rate"),
+        "freshness_seconds": s.get("freshness_seconds"),
+    }
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="ragtune-compare-bench-"))
+    env = {**os.environ, "RAGTUNE_DEMO_DIR": str(work)}
+    subprocess.run([sys.executable, str(common.REPO / "examples" / "compare_demo.py")], env=env, check=True)
+    timings = json.loads((work / "timings.json").read_text())
+    summary = json.loads((work / "results" / "summary.json").read_text())
+    advice = summary.get("advice") or {}
+    result = {
+        "total_seconds": timings["total_seconds"],
+        "steps": [{"command": t["command"].split(" --")[0], "seconds": t["seconds"]} for t in timings["steps"]],
+        "stages": summary["stages"],
+        "quality_metric": summary["quality_metric"],
+        "eval": summary["eval"],
+        "strategies": [strategy_row(n, s) for n, s in summary["strategies"].items()],
+        "learning_curve": summary.get("learning_curve"),
+        "freshness_change": (summary.get("freshness") or {}).get("change"),
+        "recommendation": advice.get("strategy"),
+    }
+    common.write_result("compare_helpcenter", result)
+
+
+if __name__ == "__main__":
+    main()
