@@ -7,13 +7,14 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo demo-tune test lint bench install clean help
+.PHONY: demo demo-tune compare test lint bench install clean help
 
 help:
 	@echo "make demo   - install (if needed) and run the guided demo on examples/helpcenter"
 	@echo "make demo-tune - fine-tune a tiny model on examples/helpcenter/style.jsonl, register it, ask it"
 	@echo "make test   - install (if needed) and run the whole test suite"
 	@echo "make lint   - ruff + mypy"
+	@echo "make compare - the whole RAG vs fine-tuning comparison on examples/helpcenter (tiny models, CPU)"
 	@echo "make bench  - retrieval/ingest/latency benchmarks (needs ../shared/data)"
 
 $(BIN)/python:
@@ -34,6 +35,9 @@ demo: $(STAMP)
 demo-tune: $(STAMP)
 	$(BIN)/python examples/demo_tune.py
 
+compare: $(STAMP)
+	$(BIN)/python examples/compare_demo.py
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -46,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .ragtune .demo-tune build *.egg-info
+	rm -rf $(VENV) .ragtune .demo-tune .demo-compare build *.egg-info
