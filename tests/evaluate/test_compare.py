@@ -69,7 +69,7 @@ def test_compare_runs_measures_and_reports(setup: dict[str, Any], tiny_model: Pa
     # A random-weight model says nothing useful: extractive RAG beats it, and significantly so.
     assert s["rag-extractive"]["quality"] > s["base"]["quality"]
     diff = next(
-        c for c in summary["comparisons"] if {c["a"], c["b"]} == {"base", "rag-extractive"} and c["metric"] == "f1"
+        c for c in summary["comparisons"] if {c["a"], c["b"]} == {"base", "rag-extractive"} and c["metric"] == "quality"
     )
     assert diff["significant"]
     for name in ("base", "rag", "rag-extractive"):
