@@ -12,10 +12,7 @@ latencies are those of a warm service. Retrieval metrics come from a separate se
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
@@ -136,23 +133,3 @@ def score_records(
             row["quality"] = 0.0
         record["metrics"] = row
     return records
-
-
-def write_records(path: Path, records: Sequence[dict[str, Any]]) -> None:
-    """``records`` as JSONL, written to a temporary name and renamed (a crash leaves the old file whole)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """``fn()`` and the wall seconds it took."""
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t
