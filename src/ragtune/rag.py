@@ -2,6 +2,12 @@
 
 One :class:`RagPipeline` serves every strategy: with a retriever it answers from numbered, fenced
 passages and keeps only citations of passages it actually gave; without one it asks the model closed-book.
+
+Citations (``citations=``): ``model`` keeps only the ``[n]`` markers the model wrote; ``auto`` (the default)
+does the same, but when a model wrote none (small models rarely do), each answer sentence is attributed to
+the passage holding most of its content words (:func:`~ragtune.llm.citations.attribute_citations`) and the
+answer's trace says ``"citations": "attributed"``. ``answer_many`` answers a list of questions with one batched
+generation call where the generator can batch (``generate_batch``).
 """
 
 from __future__ import annotations
@@ -11,11 +17,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragtune.llm.base import Generation, GenerationOptions, Generator, Message, RetrievedContext
-from ragtune.llm.citations import StreamingCitationFilter, parse_citations
-from ragtune.llm.prompts import PromptTemplates, Source, pack_sources, rag_messages
+from ragtune.errors import ConfigError
+from ragtune.llm.base import Generation, GenerationOptions, Generator, Message, RetrievedContext, generate_many
+from ragtune.llm.citations import StreamingCitationFilter, attribute_citations, parse_citations
+from ragtune.llm.prompts import PromptTemplates, Source, fit_sources, rag_messages
 from ragtune.search.passage import Passage
 from ragtune.search.retriever import Retriever
+
+CITATION_MODES = ("auto", "model")
 
 
 @dataclass
@@ -122,7 +131,11 @@ class RagPipeline:
         templates: PromptTemplates | None = None,
         options: GenerationOptions | None = None,
         name: str = "",
+        source_tokens: int | None = None,
+        citations: str = "auto",
     ) -> None:
+        if citations not in CITATION_MODES:
+            raise ConfigError(f"citations {citations!r}: expected one of {', '.join(CITATION_MODES)}")
         self.generator = generator
         self.retriever = retriever
         self.k = k
@@ -130,6 +143,8 @@ class RagPipeline:
         self.templates = templates or PromptTemplates()
         self.options = options or GenerationOptions()
         self.name = name or ("rag" if retriever else "base")
+        self.source_tokens = source_tokens
+        self.citations = citations
 
     def _prepare(
         self,
@@ -153,25 +168,32 @@ class RagPipeline:
         version = passages[0].version if passages else self.retriever.store.check_version(at)
         sources = [Source(p.text, p.title, p.citation_source) for p in passages]
         budget = self.generator.context_window - options.max_new_tokens - 16
-        n = pack_sources(
+        sources = fit_sources(
             question,
             sources,
             count_tokens=self.generator.count_tokens,
             budget=budget,
+            source_tokens=self.source_tokens,
             templates=self.templates,
             history=history,
         )
-        passages, sources = passages[:n], sources[:n]
+        passages = passages[: len(sources)]
         prompt = rag_messages(question, sources, templates=self.templates, history=history)
-        context = RetrievedContext(question, [p.text for p in passages], [p.score for p in passages])
+        context = RetrievedContext(question, [s.text for s in sources], [p.score for p in passages])
         return _Prepared(question, passages, prompt, context, version, retrieve_ms, mode or self.mode)
 
     def _finish(self, prep: _Prepared, gen: Generation, started: float, generate_ms: float) -> Answer:
+        cited_by = None
         if self.retriever is None:
             text, cited, dropped = gen.text.strip(), [], []
         else:
             parsed = parse_citations(gen.text, len(prep.passages))
             text, cited, dropped = parsed.text, parsed.cited, parsed.dropped
+            if prep.passages:
+                cited_by = "model"
+                if not cited and self.citations == "auto" and text and prep.context is not None:
+                    attributed = attribute_citations(text, list(prep.context.passages))
+                    text, cited, cited_by = attributed.text, attributed.cited, "attributed"
         answered = bool(gen.extra.get("answered", bool(text)))
         return Answer(
             question=prep.question,
@@ -195,7 +217,8 @@ class RagPipeline:
                 "mode": (prep.mode or self.retriever.settings.mode) if self.retriever else None,
                 "k": len(prep.passages),
                 "prompt_messages": len(prep.prompt),
-                **{k: v for k, v in gen.extra.items() if k in ("best_score",)},
+                **({"citations": cited_by} if cited_by else {}),
+                **{k: v for k, v in gen.extra.items() if k in ("best_score", "batch_size")},
             },
         )
 
@@ -216,6 +239,30 @@ class RagPipeline:
         t = time.perf_counter()
         gen = self.generator.generate(prep.prompt, opts, context=prep.context)
         return self._finish(prep, gen, started, (time.perf_counter() - t) * 1000)
+
+    def answer_many(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        *,
+        options: GenerationOptions | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
+    ) -> list[Answer]:
+        """Answer many conversations (each answered as :meth:`answer` would); retrieval runs per question, then
+        one :func:`~ragtune.llm.base.generate_many` call batches the generation. ``timings_ms["generate"]`` is
+        each answer's share of its batch's wall time."""
+        started = time.perf_counter()
+        opts = options or self.options
+        preps = [self._prepare(m, opts, at, filters, k, mode) for m in conversations]
+        gens = generate_many(self.generator, [p.prompt for p in preps], opts, contexts=[p.context for p in preps])
+        answers = []
+        for prep, gen in zip(preps, gens, strict=True):
+            answer = self._finish(prep, gen, started, gen.seconds * 1000)
+            answer.timings_ms["total"] = round(answer.timings_ms["retrieve"] + answer.timings_ms["generate"], 2)
+            answers.append(answer)
+        return answers
 
     def stream(
         self,

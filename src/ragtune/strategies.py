@@ -10,7 +10,12 @@ closed book) and ``rag`` (retrieval + the model). More are defined in ragtune.to
     retrieve = true
     k = 5
     mode = "hybrid"
+    template = "compact"             # prompt layout: fenced | compact (default: [prompts], else the model's)
+    source_tokens = 320              # at most this many tokens of retrieved text in the prompt
+    no_repeat_ngram_size = 4         # decoding: never repeat a 4-gram of the answer (the prompt may be quoted)
 
+A model with measured defaults (:mod:`ragtune.llm.defaults`, e.g. the bundled ``smollm2``) starts from them,
+directly or as the base of an ``ft:NAME`` model; any key set in ragtune.toml wins.
 Generators load on first use, so listing strategies (``/v1/models``) loads no model.
 """
 
@@ -25,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 from ragtune.config import raw_config
 from ragtune.errors import ConfigError
 from ragtune.llm.base import GenerationOptions, Message
-from ragtune.llm.prompts import PromptTemplates
+from ragtune.llm.defaults import defaults_for
+from ragtune.llm.prompts import PromptTemplates, template_named
 from ragtune.llm.registry import load_generator
 from ragtune.rag import Answer, RagPipeline
 
@@ -50,9 +56,25 @@ class StrategySpec:
     temperature: float = 0.0
     max_new_tokens: int = 256
     stop: list[str] = field(default_factory=list)
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    template: str | None = None
+    source_tokens: int | None = None
+    citations: str = "auto"
+    batch_size: int = 8
     base_url: str | None = None
     api_key_env: str | None = None
     timeout_s: float = 60.0
+
+    def options(self) -> GenerationOptions:
+        """The decoding options this strategy answers with."""
+        return GenerationOptions(
+            temperature=self.temperature,
+            max_new_tokens=self.max_new_tokens,
+            stop=list(self.stop),
+            repetition_penalty=self.repetition_penalty,
+            no_repeat_ngram_size=self.no_repeat_ngram_size,
+        )
 
     @classmethod
     def from_table(cls, name: str, table: dict[str, Any]) -> StrategySpec:
@@ -92,6 +114,8 @@ class Strategy:
                     if s.api_key_env is not None:
                         settings["api_key_env"] = s.api_key_env
                     settings = {k: v for k, v in settings.items() if v is not None}
+                elif s.generator != "extractive":
+                    settings = {"batch_size": s.batch_size}
                 spec, adapter = s.generator, s.adapter
                 if spec.startswith("ft:"):  # a registered fine-tuned model: its base + adapter (or merged path)
                     from ragtune.tune.registry import resolve_ft
@@ -103,11 +127,11 @@ class Strategy:
                     self.kb.retriever if s.retrieve else None,
                     k=s.k or self.kb.settings.answer.k,
                     mode=s.mode,
-                    templates=self.templates,
-                    options=GenerationOptions(
-                        temperature=s.temperature, max_new_tokens=s.max_new_tokens, stop=list(s.stop)
-                    ),
+                    templates=template_named(s.template) if s.template else self.templates,
+                    options=s.options(),
                     name=s.name,
+                    source_tokens=s.source_tokens,
+                    citations=s.citations,
                 )
             return self._pipeline
 
@@ -138,6 +162,10 @@ class Strategy:
     def ask(self, question: str, **kw: Any) -> Answer:
         return self.answer([{"role": "user", "content": question}], **kw)
 
+    def ask_many(self, questions: Sequence[str], **kw: Any) -> list[Answer]:
+        """Answer several questions; generation is batched where the model can batch."""
+        return self.pipeline.answer_many([[{"role": "user", "content": q}] for q in questions], **kw)
+
 
 def _describe(spec: StrategySpec) -> str:
     how = "retrieval + " if spec.retrieve else "closed book, "
@@ -158,13 +186,40 @@ def strategy_specs(
     }
     if model:
         common = {"adapter": adapter, **llm}
-        specs["base"] = StrategySpec.from_table("base", {"generator": model, "retrieve": False, **common})
-        specs["rag"] = StrategySpec.from_table("rag", {"generator": model, "retrieve": True, **common})
+        defaults = with_model_defaults(model, config, {})
+        closed = {k: v for k, v in defaults.items() if k in DECODING_KEYS}  # closed book: no retrieval settings
+        specs["base"] = StrategySpec.from_table("base", {**closed, "generator": model, "retrieve": False, **common})
+        specs["rag"] = StrategySpec.from_table("rag", {**defaults, "generator": model, "retrieve": True, **common})
     for name, table in (config.get("strategies") or {}).items():
         if not isinstance(table, dict):
             raise ConfigError(f"[strategies.{name}] must be a table")
         specs[name] = StrategySpec.from_table(name, table)
     return specs
+
+
+DECODING_KEYS = ("max_new_tokens", "no_repeat_ngram_size", "repetition_penalty")
+
+
+def with_model_defaults(model: str, config: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` on top of the measured defaults of ``model`` (:mod:`ragtune.llm.defaults`). The prompt layout
+    default applies only when ragtune.toml has no ``[prompts]`` section (the user's prompts win)."""
+    defaults = defaults_for(model)
+    if config.get("prompts"):
+        defaults.pop("template", None)
+    return {**defaults, **table}
+
+
+def base_model_of(spec: str, kb_dir: Any) -> str:
+    """The base model of ``ft:NAME`` (from the registry; no model is loaded); other specs unchanged."""
+    if not spec.startswith("ft:"):
+        return spec
+    from ragtune.tune.registry import ModelRegistry
+
+    try:
+        with ModelRegistry.open(kb_dir) as registry:
+            return registry.get(spec).base
+    except Exception:  # an unknown name fails later, where the model is loaded, with the registry's message
+        return spec
 
 
 def load_strategies(

@@ -37,7 +37,7 @@ def server(served_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cwd = tmp_path_factory.mktemp("serve-cwd")  # no ragtune.toml here: built-in strategies only
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_") or k == "RAGTUNE_HOME"}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     log = cwd / "serve.log"
     with log.open("wb") as out:

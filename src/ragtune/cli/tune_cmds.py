@@ -35,16 +35,20 @@ def _config(config_file: Path | None, flags: dict[str, Any]) -> TrainConfig:
     return load_train_config(config_file, {k: flags.pop(k) for k in _FIELDS})
 
 
-def _data_options(fn: F) -> F:
+def _data_options(fn: F, required: bool = True) -> F:
     for option in reversed(
         [
             click.option(
                 "--data",
                 type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                required=True,
+                required=required,
                 help='Training data: chat JSONL, one {"messages": [...]} per line.',
             ),
-            click.option("--base", required=True, help="Base model: hf:PATH_OR_ID (a local dir or a cached hub id)."),
+            click.option(
+                "--base",
+                required=required,
+                help="Base model: hf:PATH_OR_ID (a local dir or a cached hub id) or a bundled one (smollm2).",
+            ),
             click.option(
                 "--val",
                 type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -249,8 +253,31 @@ def runs_compare(run_a: str, run_b: str, as_json: bool, kb_path: Path | None) ->
     _table(["metric", a, b], [[k, *v] for k, v in out["metrics"].items()])
 
 
+def _sweep_data_options(fn: F) -> F:
+    return _data_options(fn, required=False)
+
+
 @click.command()
-@_data_options
+@_sweep_data_options
+@click.option(
+    "--rag",
+    is_flag=True,
+    help="Sweep RAG settings instead of training: k, template, source_tokens, mode, max_new_tokens, "
+    "no_repeat_ngram_size, repetition_penalty, temperature (needs --eval and --model).",
+)
+@click.option(
+    "--eval",
+    "eval_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="With --rag: the eval set (JSONL); settings are chosen on its dev split.",
+)
+@click.option("--model", default=None, help="With --rag: the model spec (e.g. smollm2, hf:PATH, openai:NAME).")
+@click.option(
+    "--dev-share", type=float, default=1 / 3, show_default="1/3", help="With --rag: share of the eval set used."
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="With --rag: at most N dev questions.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=None, help="With --rag: write JSON here.")
 @click.option("--grid", multiple=True, metavar="NAME=V1,V2", help="Grid values, e.g. --grid lr=1e-4,3e-4 rank=8,16.")
 @click.option(
     "--space",
@@ -270,8 +297,14 @@ def runs_compare(run_a: str, run_b: str, as_json: bool, kb_path: Path | None) ->
 @json_option
 @kb_option
 def sweep(
-    data: Path,
-    base: str,
+    data: Path | None,
+    base: str | None,
+    rag: bool,
+    eval_path: Path | None,
+    model: str | None,
+    dev_share: float,
+    limit: int | None,
+    out_path: Path | None,
     val: Path | None,
     config_file: Path | None,
     quiet: bool,
@@ -287,7 +320,8 @@ def sweep(
     kb_path: Path | None,
     **flags: Any,
 ) -> None:
-    """Train one model per setting (grid or random search); tag the best 'best' in the registry.
+    """Train one model per setting (grid or random search); tag the best 'best' in the registry. With --rag,
+    choose a model's RAG settings instead: one answering run per setting on a dev split of --eval.
 
     \b
     Every trial is a tracked run nested under one sweep run in MLflow.
@@ -295,7 +329,13 @@ def sweep(
       ragtune sweep --data style.jsonl --base hf:./tiny --grid lr=1e-4,3e-4 rank=8,16
       ragtune sweep --data style.jsonl --base hf:./tiny --trials 6 \\
         --space lr=loguniform:1e-5:1e-3 rank=choice:4,8,16
+      ragtune sweep --rag --eval eval.jsonl --model smollm2 --grid k=1,2,3 template=fenced,compact
     """
+    if rag:
+        _rag_sweep(eval_path, model, dev_share, limit, out_path, grid + more, as_json, kb_path)
+        return
+    if data is None or base is None:
+        raise ConfigError("a training sweep needs --data FILE and --base MODEL (or pass --rag to sweep RAG settings)")
     from ragtune.tune.sweep import grid_trials, parse_grid, parse_space, random_trials
     from ragtune.tune.sweep import sweep as run_sweep
 
@@ -348,3 +388,74 @@ def sweep(
     _table(["trial", *keys, result.metric, "seconds", "model", ""], rows)
     assert result.best is not None
     click.echo(f"\nBest: {result.best.result.model_name} ({result.metric} {result.best.value:.4f}), tagged 'best'.")
+
+
+def _rag_sweep(
+    eval_path: Path | None,
+    model: str | None,
+    dev_share: float,
+    limit: int | None,
+    out_path: Path | None,
+    grid: tuple[str, ...],
+    as_json: bool,
+    kb_path: Path | None,
+) -> None:
+    import json
+
+    from ragtune.config import raw_config
+    from ragtune.evaluate.rag_sweep import parse_rag_grid, rag_sweep
+    from ragtune.knowledge_base import KnowledgeBase
+    from ragtune.llm.prompts import PromptTemplates
+
+    if eval_path is None or model is None:
+        raise ConfigError("sweep --rag needs --eval FILE and --model SPEC")
+    parsed = parse_rag_grid(grid)
+    config = raw_config()
+    kb = KnowledgeBase.open(kb_path)
+    templates = PromptTemplates.from_config(config.get("prompts"))
+    keys = list(parsed)
+    if not as_json:
+        n = 1
+        for values in parsed.values():
+            n *= len(values)
+        click.echo(f"RAG sweep: {n} trials over {', '.join(keys)} with {model}")
+
+    def report(t: Any) -> None:
+        if not as_json:
+            click.echo(f"  trial {t.number}: {t.params} → quality {t.quality:.3f} ({t.seconds:.0f} s)")
+
+    result = rag_sweep(
+        kb,
+        eval_path,
+        model,
+        parsed,
+        templates,
+        config=config,
+        dev_share=dev_share,
+        limit=limit,
+        progress=show_progress() and not as_json,
+        on_trial=report,
+    )
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    shown = [
+        m for m in ("quality", "f1", "groundedness", "citation_recall") if any(m in t.metrics for t in result.trials)
+    ]
+    rows = []
+    for t in result.trials:
+        cells: list[Any] = [t.number, *(t.params.get(k) for k in keys)]
+        for m in shown:
+            v = t.metrics.get(m, {})
+            cells.append(
+                f"{v['mean']:.3f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]" if v.get("mean") is not None else "-"
+            )
+        rows.append([*cells, f"{t.seconds:.0f}", "best" if t is result.best else ""])
+    click.echo()
+    _table(["trial", *keys, *shown, "seconds", ""], rows)
+    click.echo(f"\nChosen on {len(result.dev)} dev questions; {len(result.held_out)} held out for `ragtune compare`.")
+    click.echo("Best settings, for ragtune.toml:\n")
+    click.echo(result.toml())

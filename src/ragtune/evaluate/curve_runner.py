@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ragtune.config import raw_config
 from ragtune.errors import ConfigError
 from ragtune.evaluate.learning_curve import learning_curve
 from ragtune.evaluate.runner import run_strategy, score_records
 from ragtune.evaluate.style import StyleReference
-from ragtune.strategies import Strategy, StrategySpec
+from ragtune.strategies import DECODING_KEYS, Strategy, StrategySpec, with_model_defaults
 
 if TYPE_CHECKING:
     from ragtune.evaluate.compare import CompareOptions
@@ -72,9 +73,12 @@ def run_learning_curve(
         t = time.perf_counter()
         result = train(subset, base, config, kb_dir=kb.path, quiet=True, register=False, tags=["learning-curve"])
         seconds = time.perf_counter() - t
-        spec = StrategySpec(
-            f"ft@{share:g}", result.base, adapter=str(result.adapter_path) if result.adapter_path else None,
-            retrieve=False,
+        decoding = {k: v for k, v in with_model_defaults(result.base, {}, {}).items() if k in DECODING_KEYS}
+        llm = {k: v for k, v in (raw_config().get("llm") or {}).items() if k not in ("model", "adapter")}
+        spec = StrategySpec.from_table(
+            f"ft@{share:g}",
+            {**decoding, **llm, "generator": result.base, "retrieve": False,
+             "adapter": str(result.adapter_path) if result.adapter_path else None},
         )  # fmt: skip
         if result.adapter_path is None:  # full fine-tuning: the trained model itself
             spec.generator, spec.adapter = f"hf:{result.path}", None

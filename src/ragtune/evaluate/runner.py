@@ -5,9 +5,17 @@ tokens, cost) and, after :func:`score_records`, every metric of :func:`ragtune.e
 plus ``quality`` (the metric the comparison ranks by). Records are written as ``DIR/<strategy>.jsonl`` so a
 report can be rebuilt without re-running anything.
 
+Batching. Questions are answered in groups (``Strategy.ask_many``): a model that can batch generates a group's
+answers together, which is what makes a comparison with a real model on a CPU take minutes, not hours. A
+group that fails is retried one question at a time, so one bad question is recorded with its error alone.
+
 Timing. The first question is asked once before timing starts (it loads the model and warms caches), so the
-latencies are those of a warm service. Retrieval metrics come from a separate search at ``retrieval_k``
-(default 10, enough for nDCG@10) with the strategy's own mode; that search is not part of the latency.
+latencies are those of a warm service. In a batch, each answer's ``timings_ms["generate"]`` is its share of
+the batch (what it cost); the latency a user would wait with one request at a time is measured separately on
+the first ``latency_sample`` questions, asked one by one, and stored as their ``latency_ms`` (records flag it
+with ``"latency_measured": true``); reports take latency percentiles from those. Retrieval metrics come from a
+separate search at ``retrieval_k`` (default 10, enough for nDCG@10) with the strategy's own mode; that search
+is not part of the latency.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from ragtune.llm.base import Generator
 
 if TYPE_CHECKING:
     from ragtune.evaluate.evalset import EvalItem
+    from ragtune.rag import Answer
     from ragtune.strategies import Strategy
 
 QUALITY_METRICS = ("semantic", "f1", "em", "judge")
@@ -38,19 +47,48 @@ def run_strategy(
     retrieval_k: int = 10,
     sheet: PriceSheet | None = None,
     progress: bool = True,
+    group: int = 32,
+    latency_sample: int = 8,
 ) -> list[dict[str, Any]]:
     """Ask every question with ``strategy``; a question whose answer fails is recorded with its error."""
     sheet = sheet or PriceSheet()
     if items:
         strategy.ask(items[0].question, at=at)  # warm-up: model load, caches
-    records = []
-    bar = tqdm(items, desc=f"{strategy.name:>16}", unit="q", disable=not progress, leave=False)
-    for item in bar:
-        records.append(_ask(strategy, item, at, retrieval_k, sheet))
+    records: list[dict[str, Any]] = []
+    bar = tqdm(total=len(items), desc=f"{strategy.name:>16}", unit="q", disable=not progress, leave=False)
+    for start in range(0, len(items), max(group, 1)):
+        chunk = items[start : start + max(group, 1)]
+        try:
+            answers: list[Answer | RagtuneError] = list(strategy.ask_many([i.question for i in chunk], at=at))
+        except RagtuneError:
+            answers = [_ask_one(strategy, i.question, at) for i in chunk]
+        for item, answer in zip(chunk, answers, strict=True):
+            records.append(_record(strategy, item, answer, at, retrieval_k, sheet))
+        bar.update(len(chunk))
+    bar.close()
+    for record, item in list(zip(records, items, strict=True))[:latency_sample]:
+        answer = _ask_one(strategy, item.question, at)  # one request at a time: the latency a user waits
+        if not isinstance(answer, RagtuneError):
+            record["latency_ms"] = answer.timings_ms
+            record["latency_measured"] = True
     return records
 
 
-def _ask(strategy: Strategy, item: EvalItem, at: int | None, retrieval_k: int, sheet: PriceSheet) -> dict[str, Any]:
+def _ask_one(strategy: Strategy, question: str, at: int | None) -> Answer | RagtuneError:
+    try:
+        return strategy.ask(question, at=at)
+    except RagtuneError as exc:
+        return exc
+
+
+def _record(
+    strategy: Strategy,
+    item: EvalItem,
+    answer: Answer | RagtuneError,
+    at: int | None,
+    retrieval_k: int,
+    sheet: PriceSheet,
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "id": item.id,
         "question": item.question,
@@ -69,10 +107,8 @@ def _ask(strategy: Strategy, item: EvalItem, at: int | None, retrieval_k: int, s
         "version": None,
         "error": None,
     }
-    try:
-        answer = strategy.ask(item.question, at=at)
-    except RagtuneError as exc:
-        record["error"] = str(exc)
+    if isinstance(answer, RagtuneError):
+        record["error"] = str(answer)
         return record
     cited = {c.n for c in answer.citations}
     record.update(
@@ -84,6 +120,7 @@ def _ask(strategy: Strategy, item: EvalItem, at: int | None, retrieval_k: int, s
         tokens_out=answer.tokens_out,
         version=answer.version,
         cited_passages={str(n): answer.passages[n - 1].text for n in sorted(cited)},
+        citations_by=answer.trace.get("citations"),
     )
     seconds = answer.timings_ms.get("generate", 0.0) / 1000
     record["cost"] = query_cost(

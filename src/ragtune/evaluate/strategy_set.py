@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ragtune.errors import ConfigError
-from ragtune.strategies import DEFAULT_STRATEGY, Strategy, StrategySpec, strategy_specs
+from ragtune.strategies import (
+    DECODING_KEYS,
+    DEFAULT_STRATEGY,
+    Strategy,
+    StrategySpec,
+    base_model_of,
+    strategy_specs,
+    with_model_defaults,
+)
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
@@ -54,14 +62,23 @@ def plan_strategies(
 ) -> list[Planned]:
     """The strategies to compare, in a stable order; unknown names are an error."""
     specs = strategy_specs(config, model=model)
+    llm = {k: v for k, v in (config.get("llm") or {}).items() if k not in ("model", "adapter")}
     if ft:
-        specs["ft"] = StrategySpec("ft", FT_PREFIX + ft, retrieve=False, description=f"fine-tuned {ft}, closed book")
+        table = with_model_defaults(base_model_of(FT_PREFIX + ft, kb.path), config, {})
+        table = {k: v for k, v in table.items() if k in DECODING_KEYS}
+        specs["ft"] = StrategySpec.from_table(
+            "ft",
+            {**table, **llm, "generator": FT_PREFIX + ft, "retrieve": False},
+        )
+        specs["ft"].description = f"fine-tuned {ft}, closed book"
     hybrid_model = hybrid or ft
     if hybrid_model:
         how = "RAFT-trained" if hybrid else "fine-tuned (not RAFT-trained)"
-        specs["hybrid"] = StrategySpec(
-            "hybrid", FT_PREFIX + hybrid_model, retrieve=True, description=f"{how} {hybrid_model} + retrieval"
+        table = with_model_defaults(base_model_of(FT_PREFIX + hybrid_model, kb.path), config, {})
+        specs["hybrid"] = StrategySpec.from_table(
+            "hybrid", {**table, **llm, "generator": FT_PREFIX + hybrid_model, "retrieve": True}
         )
+        specs["hybrid"].description = f"{how} {hybrid_model} + retrieval"
     configured = [n for n in specs if n not in BUILT_IN]
     wanted = names or [*BUILT_IN, *configured]
     unknown = [n for n in wanted if n not in BUILT_IN and n not in specs]

@@ -16,13 +16,20 @@ Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content":
 
 @dataclass
 class GenerationOptions:
-    """Decoding settings common to every generator. Greedy unless ``temperature`` > 0."""
+    """Decoding settings common to every generator. Greedy unless ``temperature`` > 0.
+
+    ``repetition_penalty`` (> 1 discourages repeats) and ``no_repeat_ngram_size`` (> 0 forbids repeating any
+    n-gram) count only the tokens of the answer being generated, never the prompt's: a RAG answer must be free to
+    copy its sources, and a penalty over the prompt stops it from quoting them (measured in docs/benchmarks.md).
+    """
 
     temperature: float = 0.0
     max_new_tokens: int = 256
     stop: list[str] = field(default_factory=list)
     top_p: float = 1.0
     seed: int | None = None
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
 
 
 @dataclass
@@ -65,6 +72,22 @@ class Generator(Protocol):
     ) -> Iterator[str | Generation]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+def generate_many(
+    generator: Generator, prompts: Sequence[list[Message]], options: GenerationOptions | None = None, **kw: Any
+) -> list[Generation]:
+    """One Generation per prompt, in order: batched when the generator can batch (``generate_batch``), else one
+    at a time. ``kw`` are per-call options for every prompt (``contexts=`` gives one ``context=`` per prompt)."""
+    batch = getattr(generator, "generate_batch", None)
+    contexts = kw.pop("contexts", None)
+    if batch is not None and len(prompts) > 1:
+        out: list[Generation] = batch(list(prompts), options, **kw)
+        return out
+    return [
+        generator.generate(p, options, **kw, **({"context": contexts[i]} if contexts is not None else {}))
+        for i, p in enumerate(prompts)
+    ]
 
 
 def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

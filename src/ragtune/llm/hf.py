@@ -49,7 +49,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers.generation import BaseStreamer, StoppingCriteria, StoppingCriteriaList
+from transformers.generation import (
+    BaseStreamer,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from ragtune.embed.sentence import cpu_has_bf16
 from ragtune.errors import ConfigError, ModelError
@@ -81,6 +87,7 @@ class HFGenerator:
         adapter: str | Path | None = None,
         device: str | None = None,
         dtype: str = "auto",
+        batch_size: int = 8,
     ) -> None:
         spec = str(model)
         self.model_id = spec[len(PREFIX) :] if spec.startswith(PREFIX) else spec
@@ -88,6 +95,9 @@ class HFGenerator:
         self.adapter = str(adapter) if adapter is not None else None
         if dtype not in _DTYPES:
             raise ConfigError(f"dtype {dtype!r} is not one of {', '.join(_DTYPES)}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}")
+        self.batch_size = batch_size
         self._lock = threading.Lock()
         self.tokenizer, self.model, self.device, self.dtype = _load(self.model_id, self.adapter, device, dtype)
         self.context_window = _context_window(self.model.config, self.tokenizer)
@@ -106,7 +116,7 @@ class HFGenerator:
         and the like) are ignored, as by the other LLM generators: an LLM reads the prompt.
         """
         opts = _options(options, kw)
-        return self._run(self.prompt_ids(messages), opts)
+        return self._run([self.prompt_ids(messages)], opts)[0]
 
     def stream(
         self, messages: list[Message], options: GenerationOptions | None = None, **kw: Any
@@ -120,7 +130,7 @@ class HFGenerator:
 
         def work() -> None:
             try:
-                result["generation"] = self._run(prompt, opts, streamer=_TokenQueue(pieces), cancel=cancel)
+                result["generation"] = self._run([prompt], opts, streamer=_TokenQueue(pieces), cancel=cancel)[0]
             except BaseException as exc:  # handed to the consumer's thread
                 result["error"] = exc
             finally:
@@ -174,22 +184,50 @@ class HFGenerator:
     def _decode(self, ids: Sequence[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
+    def generate_batch(
+        self, prompts: Sequence[list[Message]], options: GenerationOptions | None = None, **kw: Any
+    ) -> list[Generation]:
+        """One reply per chat in ``prompts``, in order, generated ``batch_size`` at a time.
+
+        Prompts are grouped by length (less padding), left-padded, and decoded together with the KV cache; a row
+        that reaches EOS or a stop sequence stops while the others go on. Greedy text equals :meth:`generate`'s
+        for each prompt (tested). ``seconds`` of each Generation is its share of the batch's wall time (the
+        compute one answer cost); ``extra["batch_seconds"]`` is the whole batch's, what every caller waited.
+        """
+        opts = _options(options, kw)
+        ids = [self.prompt_ids(list(m)) for m in prompts]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out: list[Generation | None] = [None] * len(ids)
+        for start in range(0, len(order), self.batch_size):
+            group = order[start : start + self.batch_size]
+            for i, generation in zip(group, self._run([ids[i] for i in group], opts), strict=True):
+                out[i] = generation
+        return [g for g in out if g is not None]
+
     def _run(
         self,
-        prompt: list[int],
+        prompts: list[list[int]],
         opts: GenerationOptions,
         streamer: Any = None,
         cancel: threading.Event | None = None,
-    ) -> Generation:
-        room = self.context_window - len(prompt)
+    ) -> list[Generation]:
+        longest = max(len(p) for p in prompts)
+        room = self.context_window - longest
         if room < 1:
             raise ModelError(
-                f"{self.name}: the prompt has {len(prompt)} tokens; the context window is {self.context_window}"
+                f"{self.name}: the prompt has {longest} tokens; the context window is {self.context_window}"
             )
         max_new = min(opts.max_new_tokens, room)
         config = _generation_config(self.model, opts, max_new, self._eos_ids, self.tokenizer)
-        criteria = _StopOnText(self._decode, len(prompt), opts.stop, cancel)
-        input_ids = torch.tensor([prompt], dtype=torch.long, device=self.device)
+        pad = int(config.pad_token_id)
+        criteria: list[Any] = [_StopOnText(self._decode, longest, opts.stop, cancel)]
+        processors = _answer_processors(longest, opts)
+        input_ids = torch.tensor(
+            [[pad] * (longest - len(p)) + p for p in prompts], dtype=torch.long, device=self.device
+        )
+        mask = torch.tensor(
+            [[0] * (longest - len(p)) + [1] * len(p) for p in prompts], dtype=torch.long, device=self.device
+        )
         with self._lock:
             if opts.seed is not None:
                 torch.manual_seed(opts.seed)
@@ -198,18 +236,40 @@ class HFGenerator:
                 with torch.inference_mode():
                     output = self.model.generate(
                         input_ids=input_ids,
-                        attention_mask=torch.ones_like(input_ids),
+                        attention_mask=mask,
                         generation_config=config,
-                        stopping_criteria=StoppingCriteriaList([criteria]),
+                        stopping_criteria=StoppingCriteriaList(criteria),
+                        logits_processor=LogitsProcessorList(processors),
                         streamer=streamer,
                     )
             except (RuntimeError, ValueError) as exc:  # out of memory, bad settings for this model, ...
                 raise ModelError(f"{self.name}: generation failed: {_reason(exc)}") from None
             seconds = time.perf_counter() - started
-        return self._finish(output[0, len(prompt) :].tolist(), len(prompt), opts, max_new, seconds)
+        n = len(prompts)
+        extra = {"batch_size": n, "batch_seconds": round(seconds, 4)} if n > 1 else {}
+        return [
+            self._finish(self._answer_ids(row, longest, pad), len(p), opts, max_new, seconds / n, extra)
+            for row, p in zip(output.tolist(), prompts, strict=True)
+        ]
+
+    def _answer_ids(self, row: list[int], prompt_len: int, pad: int) -> list[int]:
+        """The generated ids of one row: up to and including its first EOS, without the padding that follows."""
+        ids = row[prompt_len:]
+        for i, token in enumerate(ids):
+            if token in self._eos_ids:
+                return ids[: i + 1]
+        while ids and ids[-1] == pad:  # a row stopped by a stop sequence is padded while the others finish
+            ids.pop()
+        return ids
 
     def _finish(
-        self, ids: list[int], tokens_in: int, opts: GenerationOptions, max_new: int, seconds: float
+        self,
+        ids: list[int],
+        tokens_in: int,
+        opts: GenerationOptions,
+        max_new: int,
+        seconds: float,
+        batch: dict[str, Any] | None = None,
     ) -> Generation:
         text, stopped = apply_stop(self._decode(ids), opts.stop)
         if stopped:
@@ -219,7 +279,7 @@ class HFGenerator:
             tokens_out = len(ids)
             ended_by_eos = bool(ids) and ids[-1] in self._eos_ids
             finish = "length" if tokens_out >= max_new and not ended_by_eos else "stop"
-        extra: dict[str, Any] = {"device": self.device, "dtype": self.dtype}
+        extra: dict[str, Any] = {"device": self.device, "dtype": self.dtype, **(batch or {})}
         if self.adapter:
             extra["adapter"] = self.adapter
         return Generation(
@@ -361,6 +421,10 @@ def _options(options: GenerationOptions | None, kw: dict[str, Any]) -> Generatio
         raise ConfigError(f"temperature must be ≥ 0, got {opts.temperature}")
     if not 0 < opts.top_p <= 1:
         raise ConfigError(f"top_p must be in (0, 1], got {opts.top_p}")
+    if opts.repetition_penalty <= 0:
+        raise ConfigError(f"repetition_penalty must be > 0, got {opts.repetition_penalty}")
+    if opts.no_repeat_ngram_size < 0:
+        raise ConfigError(f"no_repeat_ngram_size must be ≥ 0, got {opts.no_repeat_ngram_size}")
     return opts
 
 
@@ -382,6 +446,9 @@ def _generation_config(model: Any, opts: GenerationOptions, max_new: int, eos: f
     config.num_beams = 1
     config.num_return_sequences = 1
     config.top_k = None
+    # Repetition control is ours (_AnswerRepetition): transformers' versions would also penalise the prompt.
+    config.repetition_penalty = 1.0
+    config.no_repeat_ngram_size = 0
     if opts.temperature > 0:
         config.do_sample, config.temperature, config.top_p = True, opts.temperature, opts.top_p
     else:
@@ -407,7 +474,7 @@ def _final_length(text: str, stop: Sequence[str]) -> int:
 
 
 class _StopOnText(StoppingCriteria):
-    """Ends generation when the decoded new text contains a stop sequence, or when ``cancel`` is set."""
+    """Ends a row when its decoded new text contains a stop sequence; ends every row when ``cancel`` is set."""
 
     def __init__(self, decode: Any, prompt_len: int, stop: Sequence[str], cancel: threading.Event | None) -> None:
         self.decode = decode
@@ -418,11 +485,50 @@ class _StopOnText(StoppingCriteria):
         self.window = 4 * max((len(s) for s in self.stop), default=0) + 8
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        done = self.cancel is not None and self.cancel.is_set()
-        if not done and self.stop:
+        rows = input_ids.shape[0]
+        if self.cancel is not None and self.cancel.is_set():
+            return torch.ones((rows,), dtype=torch.bool, device=input_ids.device)
+        done = [False] * rows
+        if self.stop:
             start = max(self.prompt_len, input_ids.shape[1] - self.window)
-            done = apply_stop(self.decode(input_ids[0, start:].tolist()), self.stop)[1]
-        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+            for r, row in enumerate(input_ids[:, start:].tolist()):
+                done[r] = apply_stop(self.decode(row), self.stop)[1]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class _AnswerRepetition(LogitsProcessor):
+    """Repetition penalty and no-repeat n-grams over the tokens generated so far, not the prompt's.
+
+    transformers' own processors count the prompt too, which forbids a RAG answer from quoting its sources.
+    """
+
+    def __init__(self, prompt_len: int, penalty: float, ngram: int) -> None:
+        self.prompt_len = prompt_len
+        self.penalty = penalty
+        self.ngram = ngram
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        answer = input_ids[:, self.prompt_len :]
+        if answer.shape[1] == 0:
+            return scores
+        if self.penalty != 1.0:
+            picked = torch.gather(scores, 1, answer)
+            picked = torch.where(picked > 0, picked / self.penalty, picked * self.penalty)
+            scores = scores.scatter(1, answer, picked)
+        n = self.ngram
+        if n > 0 and answer.shape[1] >= n - 1:
+            for r, row in enumerate(answer.tolist()):
+                prefix = tuple(row[len(row) - n + 1 :]) if n > 1 else ()
+                banned = {row[i + n - 1] for i in range(len(row) - n + 1) if tuple(row[i : i + n - 1]) == prefix}
+                if banned:
+                    scores[r, sorted(banned)] = -float("inf")
+        return scores
+
+
+def _answer_processors(prompt_len: int, opts: GenerationOptions) -> list[Any]:
+    if opts.repetition_penalty == 1.0 and opts.no_repeat_ngram_size <= 0:
+        return []
+    return [_AnswerRepetition(prompt_len, opts.repetition_penalty, opts.no_repeat_ngram_size)]
 
 
 class _TokenQueue(BaseStreamer):

@@ -1,4 +1,5 @@
-"""Generators by spec: ``extractive``, ``hf:PATH_OR_ID``, ``openai:MODEL``.
+"""Generators by spec: ``extractive``, ``hf:PATH_OR_ID``, ``openai:MODEL``, or a bundled model's short name
+(``smollm2``, see :mod:`ragtune.llm.bundled`), which loads as ``hf:`` from its converted cache directory.
 
 Loaded generators are cached per (spec, adapter, settings): a model loads once per process.
 """
@@ -13,10 +14,11 @@ import numpy as np
 
 from ragtune.errors import ConfigError
 from ragtune.llm.base import Generator
+from ragtune.llm.bundled import BUNDLED, bundled_name, resolve_model
 
 _CACHE: dict[tuple[Any, ...], Generator] = {}
 _LOCK = threading.Lock()
-KINDS = ("extractive", "hf:", "openai:")
+KINDS = ("extractive", "hf:", "openai:", *BUNDLED)
 
 
 def load_generator(
@@ -39,10 +41,12 @@ def load_generator(
         from ragtune.llm.extractive_generator import ExtractiveGenerator
 
         generator = ExtractiveGenerator(embed, **settings)
-    elif spec.startswith("hf:"):
+    elif spec.startswith("hf:") or bundled_name(spec) is not None:
         from ragtune.llm.hf import HFGenerator
 
-        generator = HFGenerator(spec[3:], adapter=adapter, **settings)
+        generator = HFGenerator(resolve_model(spec)[3:], adapter=adapter, **settings)
+        if (short := bundled_name(spec)) is not None:
+            generator.name = short  # reports and prices name the model, not its cache directory
     elif spec.startswith("openai:"):
         from ragtune.llm.openai import OpenAIGenerator
 
@@ -50,6 +54,9 @@ def load_generator(
             raise ConfigError(f"{spec}: an openai generator needs base_url (e.g. http://127.0.0.1:8000/v1)")
         generator = OpenAIGenerator(spec[len("openai:") :], **settings)
     else:
-        raise ConfigError(f"unknown model spec {spec!r}: use extractive, hf:PATH_OR_ID or openai:MODEL")
+        raise ConfigError(
+            f"unknown model spec {spec!r}: use extractive, hf:PATH_OR_ID, openai:MODEL or a bundled model "
+            f"({', '.join(BUNDLED)})"
+        )
     with _LOCK:
         return _CACHE.setdefault(key, generator)

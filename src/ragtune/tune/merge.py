@@ -37,7 +37,10 @@ def _merge_lora(model: RegisteredModel, target: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    ident = model.base[3:] if model.base.startswith("hf:") else model.base
+    from ragtune.llm.bundled import resolve_model
+
+    base_spec = resolve_model(model.base)
+    ident = base_spec[3:] if base_spec.startswith("hf:") else base_spec
     try:
         base = AutoModelForCausalLM.from_pretrained(ident, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(

@@ -47,9 +47,10 @@ def load_base(base: str, config: TrainConfig, device: str, precision: str) -> tu
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from ragtune.llm.bundled import resolve_model
     from ragtune.llm.hf import FALLBACK_CHAT_TEMPLATE
 
-    ident = base[3:]
+    ident = resolve_model(base)[3:]
     kw: dict[str, Any] = {"dtype": torch.float32}
     if config.qlora:
         from transformers import BitsAndBytesConfig

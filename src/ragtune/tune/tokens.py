@@ -56,6 +56,9 @@ def load_token_counter(spec: str | None) -> TokenCounter:
     """
     if not spec or spec == "extractive" or spec.startswith(("openai:", "ft:")):
         return whitespace_counter()
+    from ragtune.llm.bundled import resolve_model
+
+    spec = resolve_model(spec)
     name = spec[3:] if spec.startswith("hf:") else spec
     try:
         from transformers import AutoTokenizer

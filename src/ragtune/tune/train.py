@@ -70,9 +70,14 @@ class TrainResult:
 
 
 def normalize_base(base: str) -> str:
-    """``hf:`` spec for a model: local paths become absolute (so ``ft:NAME`` works from any directory)."""
+    """``hf:`` spec for a model: local paths become absolute (so ``ft:NAME`` works from any directory); a bundled
+    model keeps its short name (``smollm2``), resolved to its cache directory wherever it is loaded."""
     if base.startswith("ft:"):
         raise ConfigError(f"--base {base}: train on a base model; to continue from it, merge it first (models merge)")
+    from ragtune.llm.bundled import bundled_name
+
+    if (short := bundled_name(base)) is not None:
+        return short
     ident = base[3:] if base.startswith("hf:") else base
     p = Path(ident).expanduser()
     return "hf:" + (str(p.resolve()) if p.exists() else ident)
