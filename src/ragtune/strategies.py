@@ -119,8 +119,10 @@ class Strategy:
                 spec, adapter = s.generator, s.adapter
                 if spec.startswith("ft:"):  # a registered fine-tuned model: its base + adapter (or merged path)
                     from ragtune.tune.registry import resolve_ft
+                    from ragtune.tune.staleness import warn_if_stale
 
                     spec, adapter = resolve_ft(spec, self.kb.path)
+                    warn_if_stale(self.kb, s.generator)  # once per process; never fails the answer
                 generator = load_generator(spec, adapter=adapter, embed=self.kb.embedder.embed, **settings)
                 self._pipeline = RagPipeline(
                     generator,

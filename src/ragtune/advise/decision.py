@@ -18,7 +18,7 @@ from ragtune.advise.inputs import (
     load_measurements,
     typical_strategies,
 )
-from ragtune.advise.rules import CHOICES, REQUIREMENTS, Finding, Situation
+from ragtune.advise.rules import CAVEATS, CHOICES, REQUIREMENTS, Finding, Situation
 from ragtune.errors import ConfigError
 from ragtune.evaluate.cost import PriceSheet
 
@@ -202,6 +202,8 @@ def advise(
             chosen = finding.chosen
             break
     assert chosen is not None  # quality_tie_prefers_cheaper always chooses
+    for caveat in CAVEATS:
+        apply(caveat(situation))
     for name in situation.remaining:
         if name == chosen:
             continue

@@ -79,7 +79,9 @@ class MeasuredStrategy:
     ``stale_rate`` the share of changed facts answered with the old value; ``style_score`` the style
     adherence in [0, 1]; ``examples_used`` the training examples. ``retrieval``/``tuned`` say how it works
     (derived from the name for the built-in strategies); ``examples_needed`` is the learning curve's
-    estimate of the examples fine-tuning needs to match RAG, when measured.
+    estimate of the examples fine-tuning needs to match RAG, when measured. ``model_stale`` says whether a
+    tuned strategy's model was trained on data whose sources have changed since (``ragtune models check``;
+    None: not known) and ``docs_changed`` how many documents changed since its training version.
     """
 
     name: str
@@ -98,6 +100,8 @@ class MeasuredStrategy:
     retrieval: bool | None = None
     tuned: bool | None = None
     examples_needed: int | None = None
+    model_stale: bool | None = None
+    docs_changed: int | None = None
 
     def __post_init__(self) -> None:
         if self.retrieval is None:
@@ -123,7 +127,7 @@ def _value(name: str, key: str, raw: Any) -> Any:
     where = f"summary.json strategies.{name}.{key}"
     if raw is None:
         return None
-    if key in ("retrieval", "tuned"):
+    if key in ("retrieval", "tuned", "model_stale"):
         if not isinstance(raw, bool):
             raise ConfigError(f"{where} = {raw!r}: expected true or false")
         return raw
@@ -134,7 +138,7 @@ def _value(name: str, key: str, raw: Any) -> Any:
         return (float(pair[0]), float(pair[1]))
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise ConfigError(f"{where} = {raw!r}: expected a number")
-    return int(raw) if key in ("examples_used", "examples_needed") else float(raw)
+    return int(raw) if key in ("examples_used", "examples_needed", "docs_changed") else float(raw)
 
 
 def load_measurements(summary: Mapping[str, Any]) -> dict[str, MeasuredStrategy]:

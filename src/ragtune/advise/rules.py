@@ -1,6 +1,8 @@
 """The decision rules. Each is a small function of the :class:`Situation`; it returns a :class:`Finding`
 (what fired, with the numbers) or None. *Requirement* rules rule options out; *choice* rules pick among
-what is left. The table in ``docs/advise.md`` lists them; each has a test that flips the recommendation.
+what is left; *caveats* rule nothing out and choose nothing, but qualify the numbers the choice rests on.
+The table in ``docs/advise.md`` lists them; each has a test that flips the recommendation (or, for a caveat,
+adds it).
 
 A requirement rule never rules out every remaining option: when nothing left would satisfy it, the finding
 says so and the options stay (the team must relax a constraint; the advice shows which).
@@ -215,3 +217,27 @@ CHOICES: tuple[Callable[[Situation], Finding | None], ...] = (
     nice_brand_voice_prefers_tuning,
     quality_tie_prefers_cheaper,
 )
+
+
+# --- caveats ---------------------------------------------------------------------------------------------------
+
+
+def stale_fine_tuned_model(s: Situation) -> Finding | None:
+    """A tuned strategy's model was trained on documents that have changed since (``ragtune models check``) →
+    its measured quality is an upper bound on today's answers: retrain it, or prefer a retrieval strategy."""
+    stale = [m for m in s.strategies.values() if m.tuned and m.model_stale]
+    if not stale:
+        return None
+    which = ", ".join(
+        m.name + (f" ({m.docs_changed} documents changed since its training data)" if m.docs_changed else "")
+        for m in stale
+    )
+    return Finding(
+        "stale_fine_tuned_model",
+        f"stale fine-tuned model: {which}; facts it learned may be out of date, so its measured quality is an "
+        "upper bound on today's answers: retrain it (`ragtune models check NAME` lists what changed) or prefer a "
+        "retrieval strategy",
+    )
+
+
+CAVEATS: tuple[Callable[[Situation], Finding | None], ...] = (stale_fine_tuned_model,)

@@ -184,3 +184,71 @@ def merge(name: str, out_dir: Path, overwrite: bool, kb_path: Path | None) -> No
         model = registry.get(name)
     path = merge_model(model, out_dir, overwrite=overwrite)
     click.echo(f"Merged {model.name} into {path}; use it with --model hf:{path}")
+
+
+_SHOWN = 10  # changed documents and affected examples listed by `models check` before "... and N more"
+
+
+@models.command("check")
+@click.argument("name")
+@json_option
+@kb_option
+def check_model(name: str, as_json: bool, kb_path: Path | None) -> None:
+    """Is model NAME stale? What changed in the KB since the version its training data came from.
+
+    Lists the documents added, updated or removed since that version, and the training examples (read from
+    the registered data file) whose source chunk changed or vanished, so their answers may now be wrong;
+    then the verdict and whether to retrain. A model with no KB version is "unknown", not an error.
+
+    \b
+    Exit code: 0 when fresh (or unknown), 1 when stale.
+    Example:
+      ragtune models check support-voice || ragtune train --data train.jsonl --base hf:... --name support-voice
+    """
+    import sys
+
+    from ragtune.kb.store import Store
+    from ragtune.tune.staleness import check_model as check
+
+    with _registry(kb_path) as registry:
+        model = registry.get(name)
+        root = registry.path.parent
+    store = Store(root)
+    try:
+        report = check(store, model)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        trained = "no KB version" if report.trained_version is None else f"KB v{report.trained_version}"
+        click.secho(report.model, bold=True, nl=False)
+        click.echo(f": trained on {trained}; the KB is at v{report.head}")
+        if report.data_path:
+            count = f" ({report.examples} examples)" if report.data_status in ("ok", "changed") else ""
+            click.echo(f"  data: {report.data_path}{count}")
+        docs = [("+", d) for d in report.added] + [("~", d) for d in report.updated]
+        docs += [("-", d) for d in report.removed]
+        if docs:
+            click.echo(
+                f"Documents changed since v{report.trained_version}: {len(report.added)} added, "
+                f"{len(report.updated)} updated, {len(report.removed)} removed"
+            )
+            for mark, doc_id in docs[:_SHOWN]:
+                click.echo(f"  {mark} {doc_id}")
+            if len(docs) > _SHOWN:
+                click.echo(f"  ... and {len(docs) - _SHOWN} more")
+        if report.affected:
+            click.echo(f"Training examples affected: {len(report.affected)} of {report.examples}")
+            for ex in report.affected[:_SHOWN]:
+                question = ex.question if len(ex.question) <= 60 else ex.question[:59] + "…"
+                click.echo(f"  line {ex.line}: {ex.doc_id or ex.chunk_id} ({ex.reason}): {question}")
+            if len(report.affected) > _SHOWN:
+                click.echo(f"  ... and {len(report.affected) - _SHOWN} more")
+        for note in report.notes:
+            click.secho(f"Note: {note}", fg="yellow")
+        colour = {"fresh": "green", "stale": "red"}.get(report.verdict, "yellow")
+        click.secho(f"{report.verdict.upper()}: ", fg=colour, bold=True, nl=False)
+        click.echo(report.retrain)
+    if report.stale:
+        sys.exit(1)

@@ -131,6 +131,7 @@ def run_comparison(
     for plan in planned:
         if plan.name in records_by:
             results[plan.name] = _summarise(plan, records_by[plan.name], setups[plan.name], sheet, opts)
+            results[plan.name].update(_staleness(kb, plan))
     comparisons = _comparisons(records_by, opts)
     stages["summary"] = time.perf_counter() - t
 
@@ -279,6 +280,26 @@ def _summarise(
         "style_score": style,
         "citation_precision": metrics.get("citation_precision", {}).get("mean"),
         "memory_bytes": memory_bytes(plan),
+    }
+
+
+def _staleness(kb: KnowledgeBase, plan: Planned) -> dict[str, Any]:
+    """For a strategy on a registered ``ft:NAME`` model: whether the model is stale (``ragtune models check``) and
+    how many documents changed since its training version (``model_stale`` None: not known). Never fails the run."""
+    generator = plan.strategy.spec.generator if plan.strategy is not None else ""
+    if not generator.startswith("ft:"):
+        return {}
+    from ragtune.tune.staleness import UNKNOWN, check_registered
+
+    try:
+        report = check_registered(kb, generator)
+    except Exception as exc:
+        return {"model_stale": None, "docs_changed": None, "staleness": f"not checked: {type(exc).__name__}: {exc}"}
+    known = report.verdict != UNKNOWN
+    return {
+        "model_stale": report.stale if known else None,
+        "docs_changed": report.docs_changed if known else None,
+        "staleness": f"{report.verdict}: {report.retrain}",
     }
 
 

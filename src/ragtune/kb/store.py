@@ -209,6 +209,34 @@ class Store:
         )
         return dict(rows.fetchall())
 
+    def live_chunks(self, doc_ids: Sequence[str] | None = None, at: int | None = None) -> dict[str, set[str]]:
+        """doc id → the chunk hashes of its live revision at version ``at`` (head when None).
+
+        Only the documents in ``doc_ids`` when given (those not live are absent); every live one otherwise.
+        """
+        live = (
+            "l.to_version IS NULL"
+            if at is None
+            else "l.from_version <= ? AND (l.to_version IS NULL OR l.to_version > ?)"
+        )
+        query = (
+            "SELECT l.doc_id, c.hash FROM live l JOIN passages p ON p.revision_id = l.revision_id "
+            f"JOIN chunks c ON c.id = p.chunk_id WHERE {live}"
+        )
+        version: tuple[int, ...] = () if at is None else (at, at)
+        parts = [None] if doc_ids is None else [list(doc_ids[i : i + 500]) for i in range(0, len(doc_ids), 500)]
+        out: dict[str, set[str]] = {}
+        with self.snapshot() as db:
+            for part in parts:
+                if part is None:
+                    rows = db.execute(query, version)
+                else:
+                    marks = ",".join("?" * len(part))
+                    rows = db.execute(f"{query} AND l.doc_id IN ({marks})", (*version, *part))
+                for doc_id, h in rows:
+                    out.setdefault(doc_id, set()).add(h)
+        return out
+
     def commit_version(
         self, changes: Mapping[str, int | None], operation: str, message: str = ""
     ) -> VersionInfo | None:
