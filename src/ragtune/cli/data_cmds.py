@@ -14,6 +14,7 @@ from ragtune.cli.common import emit_json, json_option, kb_option, open_kb, show_
 from ragtune.config import raw_config
 from ragtune.errors import ConfigError
 from ragtune.llm.base import Generator
+from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates
 from ragtune.search.retriever import MODES
 from ragtune.tune.similarity import DEFAULT_THRESHOLD
@@ -41,8 +42,10 @@ _max_per_chunk = click.option(
 )
 
 
-def _templates() -> PromptTemplates:
-    return PromptTemplates.from_config(raw_config().get("prompts"))
+def _templates(default: str | None = None) -> PromptTemplates:
+    """``[prompts]`` of ragtune.toml; without that section, the ``default`` layout (a model's measured one)."""
+    section = raw_config().get("prompts")
+    return PromptTemplates.from_config(section, default=None if section else default)
 
 
 def _progress(desc: str, unit: str) -> Any:
@@ -176,7 +179,8 @@ def check(
     "base",
     default=None,
     metavar="SPEC",
-    help="RAFT: the model to train (hf:PATH_OR_ID): distractors are dropped until the prompt fits its context "
+    help="RAFT: the model to train (hf:PATH_OR_ID or smollm2; its measured prompt layout and source budget are "
+    "used, as at inference): distractors are dropped until the prompt fits its context "
     "window less the answer's tokens, exactly as the RAG pipeline packs passages at inference.",
 )
 @click.option(
@@ -233,6 +237,8 @@ def build(
         raise ConfigError(f"no question/answer pairs found in {synthesis.chunks} chunks at version {synthesis.version}")
     if raft:
         count_tokens, budget = _raft_budget(base, answer_tokens)
+        # The model's measured RAG defaults (prompt layout, source budget) shape its training prompts too.
+        defaults = defaults_for(base) if base else {}
         examples = build_raft(
             kb,
             synthesis.pairs,
@@ -240,7 +246,8 @@ def build(
             oracle_share=oracle_share,
             withheld=withheld,
             seed=seed,
-            templates=_templates(),
+            templates=_templates(defaults.get("template")),
+            source_tokens=defaults.get("source_tokens"),
             at=synthesis.version,
             mode=mode,
             count_tokens=count_tokens,
@@ -390,5 +397,6 @@ def _raft_budget(base: str | None, answer_tokens: int | None) -> tuple[Callable[
     counter = load_token_counter(base)
     if counter.max_length is None:
         raise ConfigError(f"--base {base}: its context window is not stated in its files; cannot pack passages")
-    reserve = answer_tokens or int((raw_config().get("llm") or {}).get("max_new_tokens", 256))
+    llm = raw_config().get("llm") or {}
+    reserve = answer_tokens or int(llm.get("max_new_tokens", defaults_for(base).get("max_new_tokens", 256)))
     return counter.count, counter.max_length - reserve - 16

@@ -30,6 +30,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
+
 def defaults_for(spec: str | None) -> dict[str, Any]:
     """The answering defaults of model ``spec`` (a copy; empty when the model has none)."""
     if not spec:

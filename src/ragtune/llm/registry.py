@@ -44,8 +44,9 @@ def load_generator(
     elif spec.startswith("hf:") or bundled_name(spec) is not None:
         from ragtune.llm.hf import HFGenerator
 
+        short = bundled_name(spec)
         generator = HFGenerator(resolve_model(spec)[3:], adapter=adapter, **settings)
-        if (short := bundled_name(spec)) is not None:
+        if short is not None:
             generator.name = short  # reports and prices name the model, not its cache directory
     elif spec.startswith("openai:"):
         from ragtune.llm.openai import OpenAIGenerator

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ragtune.errors import ConfigError
-from ragtune.llm.prompts import NOT_IN_SOURCES, PromptTemplates, Source, pack_sources, rag_messages
+from ragtune.llm.prompts import NOT_IN_SOURCES, PromptTemplates, Source, fit_sources, rag_messages
 from ragtune.search.passage import Passage
 from ragtune.tune.dataset import ChatExample
 from ragtune.tune.synth import KBChunk, QAPair, kb_chunks
@@ -68,26 +68,35 @@ def raft_example(
     withheld: str = "keep",
     count_tokens: Callable[[str], int] | None = None,
     budget: int | None = None,
+    source_tokens: int | None = None,
 ) -> tuple[list[dict[str, str]], int | None, list[Passage]]:
     """Messages for one RAFT example, the oracle's 1-based number (None if withheld) and the passages in order.
 
     With ``count_tokens`` and ``budget``, distractors are dropped until the prompt fits, as the pipeline's
-    :func:`~ragtune.llm.prompts.pack_sources` would otherwise cut passages at inference.
+    :func:`~ragtune.llm.prompts.pack_sources` would otherwise cut passages at inference. ``source_tokens`` caps
+    the sources' tokens as the strategy's setting of that name does at inference: distractors go first, then
+    the last passage shown is cut to fit (:func:`~ragtune.llm.prompts.fit_sources`), so the model trains on the
+    prompts it will answer.
     """
     if withheld not in WITHHELD:
         raise ConfigError(f"withheld answer must be one of {', '.join(WITHHELD)}, not {withheld!r}")
     passages = [*distractors, *([oracle] if oracle is not None else [])]
     rng.shuffle(passages)
+    sources = [passage_source(p) for p in passages]
     if count_tokens is not None and budget is not None:
-        while len(passages) > 1:
-            sources = [passage_source(p) for p in passages]
-            if pack_sources(question, sources, count_tokens=count_tokens, budget=budget, templates=templates) >= len(
-                passages
-            ):
-                break
+
+        def fitted() -> list[Source]:
+            return fit_sources(
+                question, sources, count_tokens=count_tokens, budget=budget, source_tokens=source_tokens,
+                templates=templates,
+            )  # fmt: skip
+
+        while len(passages) > 1 and fitted() != sources:
             drop = max(i for i, p in enumerate(passages) if p is not oracle)
             passages.pop(drop)
-    messages = rag_messages(question, [passage_source(p) for p in passages], templates=templates)
+            sources.pop(drop)
+        sources = fitted() or sources[:1]
+    messages = rag_messages(question, sources, templates=templates)
     number = next((i for i, p in enumerate(passages, start=1) if p is oracle), None)
     withheld_reply = answer.strip() if withheld == "keep" else NOT_IN_SOURCES
     reply = cite(answer, number) if number is not None else withheld_reply
@@ -107,6 +116,7 @@ def build_raft(
     mode: str | None = None,
     count_tokens: Callable[[str], int] | None = None,
     budget: int | None = None,
+    source_tokens: int | None = None,
     progress: Callable[[Iterable[QAPair]], Iterable[QAPair]] | None = None,
 ) -> list[ChatExample]:
     """RAFT examples for ``pairs`` (from :func:`ragtune.tune.synth.synthesize`) against ``kb`` at ``at``.
@@ -148,6 +158,7 @@ def build_raft(
             withheld=withheld,
             count_tokens=count_tokens,
             budget=budget,
+            source_tokens=source_tokens,
         )
         meta = {
             **pair.metadata(),
