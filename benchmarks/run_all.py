@@ -16,7 +16,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 import report
 
-BENCHMARKS = ["beir_scifact", "ingest_speed", "latency", "freshness", "squad", "train_speed", "compare_helpcenter"]
+BENCHMARKS = [
+    "beir_scifact",
+    "ingest_speed",
+    "latency",
+    "freshness",
+    "squad",
+    "train_speed",
+    "compare_helpcenter",
+    "generation_speed",
+    "lora_settings",
+    "knowledge_injection",
+]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"]}
 
 

@@ -38,6 +38,8 @@ TRAIN = [
     "--max-length", "256",
     "--lora-rank", "16",
     "--lora-alpha", "32",
+    "--target-modules", "q_proj,v_proj",
+    "--precision", "fp32",
     "--save-steps", "20",
 ]  # fmt: skip
 

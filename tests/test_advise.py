@@ -226,3 +226,21 @@ def test_cli_with_results_json_and_text(tmp_path: Path) -> None:
     assert out.exit_code != 0 and "--doc-changes" in out.output
     out = runner.invoke(cli, ["advise", "--brand-voice", "strict", "--json"])
     assert json.loads(out.output)["estimate"] is True
+
+
+def test_sources_unused_caveat_says_what_to_try() -> None:
+    def summary(groundedness: float, recall: float) -> dict[str, Any]:
+        rag = {"quality": 0.2, "quality_ci": [0.13, 0.26], "groundedness": groundedness, "citation_recall": 0.0,
+               "retrieval_recall": recall}  # fmt: skip
+        return {"strategies": {"rag": rag, "base": {"quality": 0.34, "quality_ci": [0.28, 0.4]}}}
+
+    fired = advise(Constraints(), load_measurements(summary(0.0, 0.99)))
+    (caveat,) = [f for f in fired.reasons if f.rule == "sources_unused"]
+    assert "rag (recall@5 0.99 but groundedness 0.00, citation recall 0.00; quality 0.20 vs base closed book 0.34)" in (
+        caveat.message
+    )
+    assert "sweep --rag" in caveat.message and "RAFT" in caveat.message and not caveat.excluded
+    weak_retrieval = advise(Constraints(), load_measurements(summary(0.0, 0.4)))
+    assert "sources_unused" not in [f.rule for f in weak_retrieval.reasons]  # then retrieval is the problem
+    grounded = advise(Constraints(), load_measurements(summary(0.8, 0.99)))
+    assert "sources_unused" in [f.rule for f in grounded.reasons]  # citation recall 0.0 alone still fires

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,3 +54,32 @@ def test_learning_curve_scores_each_share() -> None:
     assert out["points"][0]["quality"] == pytest.approx(0.1 * math.log(20))
     assert out["examples_to_match"] == math.ceil(math.exp(6.0))
     assert out["reference"] == {"strategy": "rag", "quality": 0.6}
+
+
+def test_the_ft_models_own_run_is_reused_only_when_data_and_settings_match(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from ragtune.evaluate.compare import CompareOptions
+    from ragtune.evaluate.curve_runner import _ft_run_reusable
+    from ragtune.tune.config import TrainConfig
+    from ragtune.tune.registry import ModelRegistry, RegisteredModel
+
+    kb_dir = tmp_path / ".ragtune"
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n')
+    config = TrainConfig(num_epochs=2, learning_rate=1e-3)
+    run = kb_dir / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"train": config.to_dict()}))
+    (run / "run.json").write_text(json.dumps({"status": "finished", "created_at": 100.0, "finished_at": 160.5}))
+    sha = hashlib.sha256(data.read_bytes()).hexdigest()
+    with ModelRegistry.open(kb_dir) as registry:
+        registry.register(RegisteredModel("m", "smollm2", "lora", str(run), data_sha256=sha, run_id="r1"))
+    kb = SimpleNamespace(path=kb_dir)
+    opts = CompareOptions(eval_path=data, out_dir=tmp_path / "out", ft="m", train_data=data)
+    assert _ft_run_reusable(kb, opts, config) == 60.5  # type: ignore[arg-type]
+    assert _ft_run_reusable(kb, opts, config.replace(lr=2e-3)) is None  # type: ignore[arg-type]
+    data.write_text(data.read_text() * 2)
+    assert _ft_run_reusable(kb, opts, config) is None  # type: ignore[arg-type]
+    assert _ft_run_reusable(kb, CompareOptions(eval_path=data, out_dir=tmp_path, train_data=data), config) is None  # type: ignore[arg-type]

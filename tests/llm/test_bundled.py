@@ -18,6 +18,7 @@ from ragtune.llm import bundled
 from ragtune.llm.base import GenerationOptions, generate_many
 from ragtune.llm.registry import load_generator
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "helpcenter"
 QUESTIONS = [
     "What is the capital of France?",
     "Name three primary colors.",
@@ -149,3 +150,31 @@ def test_models_available_lists_the_bundled_model(smollm2_dir: Path) -> None:
 def test_unknown_spec_names_the_bundled_models() -> None:
     with pytest.raises(Exception, match="smollm2"):
         load_generator("nonsense-model")
+
+
+def test_one_lora_step_moves_the_adapter_and_leaves_the_base_weights(smollm2_dir: Path, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from ragtune.tune.config import TrainConfig
+    from ragtune.tune.train import train
+
+    rows = [json.loads(line) for line in (EXAMPLE / "style.jsonl").read_text().splitlines()[:4]]
+    data = tmp_path / "four.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = TrainConfig(
+        max_steps=1, batch_size=4, max_length=256, val_share=0.0, eval_strategy="no", save_steps=100,
+        target_modules="q_proj,v_proj", precision="fp32", device="cpu", learning_rate=1e-3,
+    )  # fmt: skip
+    r = train(data, "smollm2", config, kb_dir=tmp_path / "kb", quiet=True, track=False, register=False)
+    assert r.base == "smollm2" and r.steps_run == 1
+    original = load_file(str(smollm2_dir / "model.safetensors"))
+    moved = 0
+    for name, p in r.model.named_parameters():
+        if "lora_B" in name:
+            moved += int(p.abs().sum() > 0)
+        elif "lora_" not in name:
+            plain = name.replace("base_model.model.", "").replace(".base_layer", "")
+            saved = original.get(plain, original["model.embed_tokens.weight"])  # lm_head is tied to the embedding
+            assert torch.equal(p.detach(), saved), f"base weight changed: {plain}"
+    assert moved == 2 * 30  # q and v in each of the 30 layers

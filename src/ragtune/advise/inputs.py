@@ -82,6 +82,8 @@ class MeasuredStrategy:
     estimate of the examples fine-tuning needs to match RAG, when measured. ``model_stale`` says whether a
     tuned strategy's model was trained on data whose sources have changed since (``ragtune models check``;
     None: not known) and ``docs_changed`` how many documents changed since its training version.
+    ``groundedness``, ``citation_recall`` and ``retrieval_recall`` (recall@5) say whether a retrieval strategy's
+    answers use what it retrieved.
     """
 
     name: str
@@ -102,6 +104,9 @@ class MeasuredStrategy:
     examples_needed: int | None = None
     model_stale: bool | None = None
     docs_changed: int | None = None
+    groundedness: float | None = None
+    citation_recall: float | None = None
+    retrieval_recall: float | None = None
 
     def __post_init__(self) -> None:
         if self.retrieval is None:

@@ -240,4 +240,37 @@ def stale_fine_tuned_model(s: Situation) -> Finding | None:
     )
 
 
-CAVEATS: tuple[Callable[[Situation], Finding | None], ...] = (stale_fine_tuned_model,)
+SOURCES_FOUND = 0.7  # recall@5 at or above this: retrieval found the right documents
+SOURCES_UNUSED = 0.3  # groundedness or citation recall below this: the answers did not use them
+
+
+def sources_unused(s: Situation) -> Finding | None:
+    """A retrieval strategy finds the right documents (recall@5 ≥ 0.7) but its answers do not use them
+    (groundedness or citation recall < 0.3) → the model ignores its sources; say what to try."""
+    found = []
+    for m in s.strategies.values():
+        if not m.retrieval or m.retrieval_recall is None or m.retrieval_recall < SOURCES_FOUND:
+            continue
+        used = [v for v in (m.groundedness, m.citation_recall) if v is not None]
+        if used and min(used) < SOURCES_UNUSED:
+            closed = s.strategies.get("ft" if m.tuned else "base")
+            vs = (
+                f"; quality {m.quality:.2f} vs {closed.name} closed book {closed.quality:.2f}"
+                if closed is not None and closed.quality is not None and m.quality is not None
+                else ""
+            )
+            g = f"groundedness {m.groundedness:.2f}" if m.groundedness is not None else "groundedness n/a"
+            c = f"citation recall {m.citation_recall:.2f}" if m.citation_recall is not None else "citations n/a"
+            found.append(f"{m.name} (recall@5 {m.retrieval_recall:.2f} but {g}, {c}{vs})")
+    if not found:
+        return None
+    return Finding(
+        "sources_unused",
+        "answers do not use the retrieved sources: " + "; ".join(found) + ". Retrieval finds the right documents "
+        "and the model ignores them: try fewer passages or a smaller source budget and the compact prompt layout "
+        "(`ragtune sweep --rag` on a dev split), a RAFT-trained hybrid (`data build --raft`), a larger model, or "
+        "the extractive answerer",
+    )
+
+
+CAVEATS: tuple[Callable[[Situation], Finding | None], ...] = (stale_fine_tuned_model, sources_unused)

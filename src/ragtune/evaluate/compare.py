@@ -152,7 +152,9 @@ def run_comparison(
         from ragtune.evaluate.curve_runner import run_learning_curve
 
         t = time.perf_counter()
-        curve = run_learning_curve(kb, items, opts, results, quality_metric, style, phrases, templates, say)
+        curve = run_learning_curve(
+            kb, items, opts, results, quality_metric, style, phrases, templates, say, ft_records=records_by.get("ft")
+        )
         stages["learning_curve"] = time.perf_counter() - t
 
     summary = {
@@ -279,6 +281,9 @@ def _summarise(
         "freshness_method": "not probed (pass --changes DIR)",
         "style_score": style,
         "citation_precision": metrics.get("citation_precision", {}).get("mean"),
+        "citation_recall": metrics.get("citation_recall", {}).get("mean"),
+        "groundedness": metrics.get("groundedness", {}).get("mean"),
+        "retrieval_recall": metrics.get("recall@5", {}).get("mean"),
         "memory_bytes": memory_bytes(plan),
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragtune.config import raw_config
@@ -48,6 +49,30 @@ def reference_quality(results: dict[str, dict[str, Any]]) -> tuple[str, float] |
     return max(rag, key=lambda x: x[1]) if rag else None
 
 
+def _ft_run_reusable(kb: KnowledgeBase, opts: CompareOptions, config: Any) -> float | None:
+    """The ``--ft`` model's training seconds when it was trained on exactly ``--train-data`` (same sha256) with
+    exactly the curve's settings, so its run is the curve's 100% point; else None (the point is trained)."""
+    import hashlib
+    import json
+
+    from ragtune.tune.registry import ModelRegistry
+
+    if not opts.ft or opts.train_data is None:
+        return None
+    try:
+        with ModelRegistry.open(kb.path) as registry:
+            model = registry.get(opts.ft)
+        run = kb.path / "runs" / str(model.run_id)
+        trained = json.loads((run / "config.json").read_text()).get("train")
+        info = json.loads((run / "run.json").read_text())
+    except Exception:  # no such model or run files: train the point
+        return None
+    same_data = model.data_sha256 == hashlib.sha256(Path(opts.train_data).read_bytes()).hexdigest()
+    if not same_data or trained != config.to_dict() or info.get("status") != "finished":
+        return None
+    return float(info["finished_at"] - info["created_at"])
+
+
 def run_learning_curve(
     kb: KnowledgeBase,
     items: Sequence[EvalItem],
@@ -58,6 +83,7 @@ def run_learning_curve(
     phrases: Sequence[str],
     templates: PromptTemplates,
     say: Callable[[str], None],
+    ft_records: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from ragtune.tune.config import load_train_config
     from ragtune.tune.dataset import read_chat_jsonl
@@ -68,7 +94,13 @@ def run_learning_curve(
     config = opts.curve_config or load_train_config()
     examples = [ex.as_dict() for ex in read_chat_jsonl(opts.train_data)]
 
+    reuse = _ft_run_reusable(kb, opts, config) if ft_records is not None else None
+
     def train_and_score(subset: list[Any], share: float) -> tuple[list[float | None], float]:
+        if reuse is not None and ft_records is not None and len(subset) == len(examples):
+            # All the data, same settings and seed: what made the `ft` model (the order differs only by a shuffle).
+            say(f"learning curve: {len(subset)} examples ({share:.0%}) : the ft model's data and settings, reused")
+            return [r["metrics"]["quality"] for r in ft_records], reuse
         say(f"learning curve: training on {len(subset)} examples ({share:.0%})")
         t = time.perf_counter()
         result = train(subset, base, config, kb_dir=kb.path, quiet=True, register=False, tags=["learning-curve"])
