@@ -25,7 +25,11 @@ fine-tuned models are not retrained: what a team gets until it retrains.
 
 Latency and tokens: mean prompt tokens and scoring seconds per question (four options, one batched forward pass).
 
-.venv/bin/python benchmarks/knowledge_injection.py [--epochs 3] [--paraphrases 1,4,10] [--limit N]
+``--from-compare .demo-compare`` reuses the ``smollm2-ft`` (Q/A pairs) and ``smollm2-raft`` adapters that
+``make compare`` trained on the same docs with the same settings, instead of training them again.
+
+.venv/bin/python benchmarks/knowledge_injection.py [--epochs 2] [--paraphrases 1,4,10] [--limit N]
+    [--from-compare .demo-compare]
 """
 
 from __future__ import annotations
@@ -238,7 +242,8 @@ def write(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--from-compare", type=Path, default=None, help="reuse make compare's ft and RAFT adapters")
     parser.add_argument("--paraphrases", default="1,4,10")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--work", type=Path, default=None, help="keep the KB, data and adapters here")
@@ -292,8 +297,20 @@ def main() -> None:
     print(f"paraphrases: {sum(len(v) for v in para.values())} ({fallback} from templates) in "
           f"{timings['paraphrasing']:.0f} s", flush=True)  # fmt: skip
     (work / "paraphrases.json").write_text(json.dumps(para, indent=1))
-    fit("ki-ft-qa", work / "qa.jsonl")
-    fit("ki-raft", work / "raft.jsonl")
+    if args.from_compare is not None:
+        from ragtune.tune.registry import ModelRegistry
+
+        with ModelRegistry.open(args.from_compare / ".ragtune") as theirs, ModelRegistry.open(kb_dir) as ours:
+            for mine, name in (("ki-ft-qa", "smollm2-ft"), ("ki-raft", "smollm2-raft")):
+                model = theirs.get(name)
+                model.name = mine
+                ours.register(model, replace=True)
+                run_metrics = json.loads((Path(model.path).parent / "metrics.json").read_text())
+                timings[mine] = float(run_metrics["train_seconds"])
+                print(f"reusing {name} from {args.from_compare} as {mine}", flush=True)
+    else:
+        fit("ki-ft-qa", work / "qa.jsonl")
+        fit("ki-raft", work / "raft.jsonl")
     for k in ks:
         rows = [chat(q, i["answer"]) for i in items for q in para[i["id"]][:k]]
         fit(f"ki-ft-para-{k}", write(work / f"para-{k}.jsonl", rows))

@@ -25,6 +25,7 @@ from ragtune.search.passage import Passage
 from ragtune.search.retriever import Retriever
 
 CITATION_MODES = ("auto", "model")
+CONTEXT_MODES = ("passages", "sentences")
 
 
 @dataclass
@@ -133,9 +134,12 @@ class RagPipeline:
         name: str = "",
         source_tokens: int | None = None,
         citations: str = "auto",
+        context: str = "passages",
     ) -> None:
         if citations not in CITATION_MODES:
             raise ConfigError(f"citations {citations!r}: expected one of {', '.join(CITATION_MODES)}")
+        if context not in CONTEXT_MODES:
+            raise ConfigError(f"context {context!r}: expected one of {', '.join(CONTEXT_MODES)}")
         self.generator = generator
         self.retriever = retriever
         self.k = k
@@ -145,6 +149,8 @@ class RagPipeline:
         self.name = name or ("rag" if retriever else "base")
         self.source_tokens = source_tokens
         self.citations = citations
+        self.context = context
+        self._selector: Any = None
 
     def _prepare(
         self,
@@ -167,13 +173,16 @@ class RagPipeline:
         retrieve_ms = (time.perf_counter() - t0) * 1000
         version = passages[0].version if passages else self.retriever.store.check_version(at)
         sources = [Source(p.text, p.title, p.citation_source) for p in passages]
+        if self.context == "sentences" and passages:
+            passages, sources = self._best_sentences(question, passages)
         budget = self.generator.context_window - options.max_new_tokens - 16
         sources = fit_sources(
             question,
             sources,
             count_tokens=self.generator.count_tokens,
             budget=budget,
-            source_tokens=self.source_tokens,
+            # sentence selection already spent the source budget on text; titles and markup come on top
+            source_tokens=None if self.context == "sentences" else self.source_tokens,
             templates=self.templates,
             history=history,
         )
@@ -181,6 +190,39 @@ class RagPipeline:
         prompt = rag_messages(question, sources, templates=self.templates, history=history)
         context = RetrievedContext(question, [s.text for s in sources], [p.score for p in passages])
         return _Prepared(question, passages, prompt, context, version, retrieve_ms, mode or self.mode)
+
+    def _best_sentences(self, question: str, passages: list[Passage]) -> tuple[list[Passage], list[Source]]:
+        """``context="sentences"``: the retrieved passages' sentences most relevant to ``question`` (scored as the
+        extractive answerer scores them: embedding cosine, question-word overlap, passage rank), as many as fit
+        in ``source_tokens`` (default 256), shown per passage in their original order under the passage's
+        heading path. A small model then reads the few sentences that matter instead of whole chunks."""
+        from ragtune.llm.extractive import ExtractiveAnswerer
+        from ragtune.llm.prompts import table_rows_as_text
+
+        if self._selector is None:
+            assert self.retriever is not None
+            self._selector = ExtractiveAnswerer(self.retriever.embedder.embed)
+        texts = [table_rows_as_text(p.text) for p in passages]  # a table row becomes a sentence that names its row
+        scored, _ = self._selector.score(question, texts, passage_scores=[p.score for p in passages])
+        room = self.source_tokens or 256
+        chosen: dict[int, list[Any]] = {}
+        for s in scored:
+            cost = self.generator.count_tokens(s.text) + 1
+            if cost > room:
+                continue
+            chosen.setdefault(s.passage, []).append(s)
+            room -= cost
+        order = list(chosen)  # passages in the order of their best sentence
+        kept = [passages[i] for i in order]
+        sources = [
+            Source(
+                " ".join(s.text for s in sorted(chosen[i], key=lambda s: s.start)),
+                " › ".join([passages[i].title, *passages[i].heading_path[1:]]),
+                passages[i].citation_source,
+            )
+            for i in order
+        ]
+        return kept, sources
 
     def _finish(self, prep: _Prepared, gen: Generation, started: float, generate_ms: float) -> Answer:
         cited_by = None

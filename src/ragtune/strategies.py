@@ -61,6 +61,7 @@ class StrategySpec:
     template: str | None = None
     source_tokens: int | None = None
     citations: str = "auto"
+    context: str = "passages"
     batch_size: int = 8
     dtype: str = "auto"
     base_url: str | None = None
@@ -135,6 +136,7 @@ class Strategy:
                     name=s.name,
                     source_tokens=s.source_tokens,
                     citations=s.citations,
+                    context=s.context,
                 )
             return self._pipeline
 

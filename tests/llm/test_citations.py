@@ -193,3 +193,16 @@ def test_source_budget_cuts_the_last_passage_at_a_word() -> None:
     assert used <= 120
     assert fit_sources("q", sources, count_tokens=words, budget=10_000, source_tokens=20) == []  # < min_tokens left
     assert fit_sources("q", sources, count_tokens=words, budget=10_000) == sources
+
+
+def test_sentence_context_shows_the_relevant_sentences_within_the_budget(small_kb: KnowledgeBase) -> None:
+    gen = ScriptedGenerator("Team is $12 per user per month.")
+    pipe = RagPipeline(gen, small_kb.retriever, k=3, context="sentences", source_tokens=20)
+    answer = pipe.ask("How much is the Team plan?")
+    prompt = gen.prompts[0][-1]["content"]
+    assert "The Team plan costs $12 per user per month." in prompt
+    assert "Uploads are capped" not in prompt  # the least relevant sentence did not fit the 20-token budget
+    assert "plans.md" in [p.doc_id for p in answer.passages] and answer.citations[0].doc_id == "plans.md"
+    assert 'title="Plans"' in prompt
+    with pytest.raises(ConfigError, match="context"):
+        RagPipeline(gen, small_kb.retriever, context="paragraphs")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ragtune.llm.base import GenerationOptions, Generator, Message
+from ragtune.llm.base import GenerationOptions, Generator, Message, generate_many
 
 JUDGE_SYSTEM = (
     "You grade answers to questions about a product's documentation. Compare the answer with the reference "
@@ -89,8 +89,9 @@ def judge_answers(
         raise ValueError(f"{len(questions)} questions, {len(answers)} answers, {len(references)} references")
     opts = options or GenerationOptions(temperature=0.0, max_new_tokens=32)
     run = JudgeRun(model=getattr(generator, "name", ""))
-    for question, answer, reference in zip(questions, answers, references, strict=True):
-        reply = generator.generate(judge_messages(question, answer, reference), opts).text
+    prompts = [judge_messages(q, a, r) for q, a, r in zip(questions, answers, references, strict=True)]
+    for generation in generate_many(generator, prompts, opts):  # batched where the judge model can batch
+        reply = generation.text
         grade = parse_grade(reply)
         run.unparseable += grade is None
         run.verdicts.append(JudgeVerdict(grade, grade_to_score(grade), reply))

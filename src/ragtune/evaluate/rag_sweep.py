@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # What a RAG sweep may vary (StrategySpec fields), with short aliases.
 SETTINGS = (
     "k",
+    "context",
     "template",
     "source_tokens",
     "mode",

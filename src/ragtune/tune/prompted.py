@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ragtune.llm.base import GenerationOptions, Generator, Message
+from ragtune.llm.base import GenerationOptions, Generator, Message, generate_many
 from ragtune.text import STOPWORDS
 from ragtune.tune.similarity import normalize_text
 
@@ -140,8 +141,21 @@ def generate_pairs(
     options: GenerationOptions | None = None,
 ) -> PromptedResult:
     """Ask ``generator`` for up to ``n`` pairs about ``text``; parse and filter its answer."""
+    return generate_pairs_many(generator, [(text, where)], n, options)[0]
+
+
+def generate_pairs_many(
+    generator: Generator,
+    chunks: Sequence[tuple[str, str]],
+    n: int,
+    options: GenerationOptions | None = None,
+) -> list[PromptedResult]:
+    """:func:`generate_pairs` for many ``(text, where)`` chunks, generated in batches where the model can."""
     opts = options or GenerationOptions(temperature=0.0, max_new_tokens=96 * max(n, 1))
-    gen = generator.generate(qa_messages(text, where, n), opts)
-    parsed = parse_qa(gen.text)
-    good = [p for p in parsed if acceptable(p, text) is None]
-    return PromptedResult(good[:n], bool(parsed), len(parsed) - len(good))
+    gens = generate_many(generator, [qa_messages(text, where, n) for text, where in chunks], opts)
+    out = []
+    for (text, _), gen in zip(chunks, gens, strict=True):
+        parsed = parse_qa(gen.text)
+        good = [p for p in parsed if acceptable(p, text) is None]
+        out.append(PromptedResult(good[:n], bool(parsed), len(parsed) - len(good)))
+    return out

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from ragtune.llm.base import Generator
 from ragtune.search.passage import Passage
 from ragtune.tune.dataset import ChatExample
-from ragtune.tune.prompted import generate_pairs
+from ragtune.tune.prompted import PromptedResult, generate_pairs_many
 from ragtune.tune.similarity import normalize_text
 from ragtune.tune.structure import structural_pairs
+
+BATCH = 16  # chunks whose pairs a model writes in one batched generation
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
@@ -172,14 +174,20 @@ def synthesize(
     result = Synthesis([], version, len(chunks), method or ("structure" if generator is None else "model"))
     boiler = boilerplate_lines(chunks)
     seen: set[str] = set()
-    for chunk in progress(chunks) if progress else chunks:
+    prompted: dict[int, PromptedResult] = {}
+    for i, chunk in enumerate(progress(chunks) if progress else chunks):
         found: list[tuple[str, str, str]] = []
         if generator is None:
             pairs = structural_pairs(chunk.text, boiler, chunk.page_title)
             found = [(p.question, p.answer, p.kind) for p in pairs]
         else:
-            where = " › ".join([chunk.title, *chunk.heading_path[1:]])
-            res = generate_pairs(generator, chunk.text, where, max_per_chunk)
+            if i not in prompted:  # the next BATCH chunks in one batched generation
+                group = chunks[i : i + BATCH]
+                where = [" › ".join([c.title, *c.heading_path[1:]]) for c in group]
+                results = generate_pairs_many(generator, [(c.text, w) for c, w in zip(group, where, strict=True)],
+                                              max_per_chunk)  # fmt: skip
+                prompted.update(zip(range(i, i + len(group)), results, strict=True))
+            res = prompted.pop(i)
             result.unparseable += 0 if res.parsed else 1
             result.rejected += res.rejected
             found = [(p.question, p.answer, "generated") for p in res.pairs]
