@@ -30,6 +30,7 @@ from ragtune.evaluate.report_format import (
     strategies_not_run,
     strategies_run,
 )
+from ragtune.evaluate.report_reading import retrieval_readings
 from ragtune.evaluate.report_rows import DIFFERENCE_HEADER, build_sections, difference_rows
 from ragtune.evaluate.table import print_summary_table, render_table
 
@@ -106,6 +107,9 @@ def _differences_and_advice(summary: dict[str, Any]) -> list[Block]:
             ),
             Table(DIFFERENCE_HEADER, diffs),
         ]
+    readings = retrieval_readings(summary)
+    if readings:
+        blocks += [Heading(2, "Does retrieval help this model?"), Bullets(readings)]
     advice = advice_view(summary)
     if advice:
         blocks += [Heading(2, "Recommendation"), Para(f"Recommended: {advice.recommendation}")]
