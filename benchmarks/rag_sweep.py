@@ -1,13 +1,14 @@
 """The RAG settings sweep that chose the bundled model's defaults (``src/ragtune/llm/defaults.py``).
 
-Three rounds of ``ragtune sweep --rag`` on the dev third of the help-center eval set (34 questions; the other 68
+Four rounds of ``ragtune sweep --rag`` on the dev third of the help-center eval set (34 questions; the other 68
 are held out for ``make compare``), each round narrowing the previous one: layout × k × source budget, then the
-Markdown-tables question, then the budget and decoding. Every trial starts from the model's defaults at the time
-with the grid's values on top (recorded per round as ``base_settings``: re-running today starts from the
-defaults these rounds chose).
+Markdown-tables question, then the budget and decoding; round D, run after the defaults were set, asks whether
+showing only the best sentences of the retrieved passages (``context = "sentences"``) beats whole passages.
+Every trial starts from the model's defaults at the time with the grid's values on top (recorded per round as
+``base_settings``: re-running today starts from the defaults these rounds chose).
 
-.venv/bin/python benchmarks/rag_sweep.py            # runs the three rounds (~25 min on 2 cores), writes results
-.venv/bin/python benchmarks/rag_sweep.py --from DIR # records sweepA.json, sweepB.json, sweepC.json made earlier
+.venv/bin/python benchmarks/rag_sweep.py            # runs the four rounds (~30 min on 2 cores), writes results
+.venv/bin/python benchmarks/rag_sweep.py --from DIR # records sweepA.json ... sweepD.json made earlier
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ ROUNDS = {
     "A": ["k=1,2,3", "template=fenced,compact", "source_tokens=320,1024"],
     "B": ["template=compact,compact-md", "k=1,2,3", "source_tokens=192,320"],
     "C": ["k=3", "template=compact", "source_tokens=128,192,256", "no_repeat=0,4", "max_new_tokens=48,96"],
+    # After the defaults: sentence-level context (the retrieved passages' best sentences instead of whole chunks).
+    "D": ["context=passages,sentences", "k=3,5", "source_tokens=128,192"],
 }
 
 

@@ -87,6 +87,9 @@ def main() -> None:
     started = time.perf_counter()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
+    # The assistant's system prompt, as a team would configure it: closed-book answers (`--strategy base`) use it.
+    system = json.loads((HELPCENTER / "style.jsonl").read_text().splitlines()[0])["messages"][0]["content"]
+    (WORK / "ragtune.toml").write_text(f"[prompts]\nbase_system = {json.dumps(system)}\n")
     ragtune("init")
     ragtune("data", "split", str(HELPCENTER / "style.jsonl"), "--val", "0.2", "--seed", "0", "--out-dir", "data")
     t = time.perf_counter()

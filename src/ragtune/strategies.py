@@ -178,9 +178,10 @@ def _describe(spec: StrategySpec) -> str:
 
 
 def strategy_specs(
-    config: dict[str, Any], *, model: str | None = None, adapter: str | None = None
+    config: dict[str, Any], *, model: str | None = None, adapter: str | None = None, kb_dir: Any = None
 ) -> dict[str, StrategySpec]:
-    """Built-in and configured strategy specs, by name (configured ones override built-ins)."""
+    """Built-in and configured strategy specs, by name (configured ones override built-ins). ``kb_dir`` lets an
+    ``ft:NAME`` model start from its base model's measured defaults (found in the KB's registry)."""
     llm = dict(config.get("llm", {}))
     model = model or os.environ.get("RAGTUNE_LLM_MODEL") or llm.pop("model", None)
     llm.pop("model", None)
@@ -191,7 +192,7 @@ def strategy_specs(
     }
     if model:
         common = {"adapter": adapter, **llm}
-        defaults = with_model_defaults(model, config, {})
+        defaults = with_model_defaults(base_model_of(model, kb_dir) if kb_dir is not None else model, config, {})
         closed = {k: v for k, v in defaults.items() if k in DECODING_KEYS}  # closed book: no retrieval settings
         specs["base"] = StrategySpec.from_table("base", {**closed, "generator": model, "retrieve": False, **common})
         specs["rag"] = StrategySpec.from_table("rag", {**defaults, "generator": model, "retrieve": True, **common})
@@ -237,5 +238,5 @@ def load_strategies(
     """Every strategy available for ``kb``: built-ins plus ``[strategies.*]`` from ragtune.toml."""
     config = raw_config() if config is None else config
     templates = PromptTemplates.from_config(config.get("prompts"))
-    specs = strategy_specs(config, model=model, adapter=adapter)
+    specs = strategy_specs(config, model=model, adapter=adapter, kb_dir=kb.path)
     return {name: Strategy(spec, kb, templates) for name, spec in specs.items()}

@@ -61,7 +61,7 @@ def plan_strategies(
     hybrid: str | None = None,
 ) -> list[Planned]:
     """The strategies to compare, in a stable order; unknown names are an error."""
-    specs = strategy_specs(config, model=model)
+    specs = strategy_specs(config, model=model, kb_dir=kb.path)
     llm = {k: v for k, v in (config.get("llm") or {}).items() if k not in ("model", "adapter")}
     if ft:
         table = with_model_defaults(base_model_of(FT_PREFIX + ft, kb.path), config, {})
