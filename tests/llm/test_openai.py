@@ -121,12 +121,15 @@ def test_generate_and_stream_agree(echo_server: tuple[str, Echo]) -> None:
 
 def test_options_are_passed_through(echo_server: tuple[str, Echo]) -> None:
     url, echo = echo_server
-    options = GenerationOptions(temperature=0.7, max_new_tokens=33, stop=["\n\n", "END"], top_p=0.9, seed=5)
+    options = GenerationOptions(
+        temperature=0.7, max_new_tokens=33, stop=["\n\n", "END"], top_p=0.9, seed=5, repetition_penalty=1.1
+    )
     with generator(url) as gen:
         gen.generate(QUESTION, options)
     got = echo.options[-1]
     assert got is not None
     assert (got.temperature, got.max_new_tokens, got.stop, got.top_p, got.seed) == (0.7, 33, ["\n\n", "END"], 0.9, 5)
+    assert got.repetition_penalty == 1.1
 
 
 def test_retries_5xx_then_succeeds(stub: tuple[str, dict[str, int]]) -> None:

@@ -168,6 +168,10 @@ class OpenAIGenerator:
             payload["stop"] = list(o.stop)
         if o.seed is not None:
             payload["seed"] = o.seed
+        # Not in OpenAI's API, but vLLM, llama.cpp's server and TGI's OpenAI route accept it (others ignore it);
+        # sent only when set. How a server counts repeats (prompt included or not) is the server's choice.
+        if o.repetition_penalty != 1.0:
+            payload["repetition_penalty"] = o.repetition_penalty
         if stream:
             payload["stream_options"] = {"include_usage": True}
         return payload

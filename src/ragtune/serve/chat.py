@@ -7,6 +7,7 @@ them ignore them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -49,8 +50,14 @@ def to_messages(request: ChatCompletionRequest) -> list[Message]:
     return out
 
 
-def to_options(request: ChatCompletionRequest) -> GenerationOptions | None:
-    """Decoding options the request sets, or None to keep the strategy's own."""
+def _strategy_options(strategy: Any) -> GenerationOptions | None:
+    spec = getattr(strategy, "spec", None)
+    return spec.options() if spec is not None else None
+
+
+def to_options(request: ChatCompletionRequest, base: GenerationOptions | None = None) -> GenerationOptions | None:
+    """The strategy's decoding options (``base``) with what the request sets on top, or None to keep them all.
+    A request's ``temperature`` does not drop the strategy's repetition control or answer length."""
     max_tokens = request.max_completion_tokens or request.max_tokens
     given: dict[str, Any] = {
         "temperature": request.temperature,
@@ -58,9 +65,12 @@ def to_options(request: ChatCompletionRequest) -> GenerationOptions | None:
         "max_new_tokens": max_tokens,
         "stop": [request.stop] if isinstance(request.stop, str) else request.stop,
         "seed": request.seed,
+        "repetition_penalty": request.repetition_penalty,
     }
     given = {k: v for k, v in given.items() if v is not None}
-    return GenerationOptions(**given) if given else None
+    if not given:
+        return None
+    return dataclasses.replace(base, **given) if base is not None else GenerationOptions(**given)
 
 
 class Completion:
@@ -111,7 +121,8 @@ def sse(data: dict[str, Any] | str) -> str:
 
 
 def answer(strategy: Strategy, request: ChatCompletionRequest) -> dict[str, Any]:
-    result = strategy.answer(to_messages(request), options=to_options(request), at=request.at, filters=request.filters)
+    options = to_options(request, _strategy_options(strategy))
+    result = strategy.answer(to_messages(request), options=options, at=request.at, filters=request.filters)
     return Completion(request.model).response(result)
 
 
@@ -122,7 +133,8 @@ def stream(strategy: Strategy, request: ChatCompletionRequest) -> Iterator[str]:
     KB version, a bad filter, an unreachable model) still get an HTTP error status. Later failures can
     only be reported in the stream, as an ``{"error": ...}`` event (OpenAI's SDK raises on it).
     """
-    pieces = strategy.stream(to_messages(request), options=to_options(request), at=request.at, filters=request.filters)
+    options = to_options(request, _strategy_options(strategy))
+    pieces = strategy.stream(to_messages(request), options=options, at=request.at, filters=request.filters)
     first = next(pieces, None)
     include_usage = bool(request.stream_options and request.stream_options.include_usage)
     return _events(Completion(request.model), first, pieces, include_usage)

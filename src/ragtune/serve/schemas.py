@@ -38,6 +38,7 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
     seed: int | None = None
+    repetition_penalty: float | None = Field(default=None, gt=0, description="as vLLM: > 1 discourages repeats")
     n: int = Field(default=1, ge=1, le=1, description="only one choice is generated")
     at: int | None = Field(default=None, ge=1, description="answer from this KB version (default: latest)")
     filters: dict[str, Any] | None = None
