@@ -20,7 +20,7 @@ from typing import Any
 from ragtune.errors import ConfigError
 from ragtune.llm.base import Generation, GenerationOptions, Generator, Message, RetrievedContext, generate_many
 from ragtune.llm.citations import StreamingCitationFilter, attribute_citations, parse_citations
-from ragtune.llm.prompts import PromptTemplates, Source, fit_sources, rag_messages
+from ragtune.llm.prompts import PromptTemplates, Source, fit_sources, heading_title, rag_messages, table_rows_as_text
 from ragtune.search.passage import Passage
 from ragtune.search.retriever import Retriever
 
@@ -193,34 +193,25 @@ class RagPipeline:
 
     def _best_sentences(self, question: str, passages: list[Passage]) -> tuple[list[Passage], list[Source]]:
         """``context="sentences"``: the retrieved passages' sentences most relevant to ``question`` (scored as the
-        extractive answerer scores them: embedding cosine, question-word overlap, passage rank), as many as fit
-        in ``source_tokens`` (default 256), shown per passage in their original order under the passage's
-        heading path. A small model then reads the few sentences that matter instead of whole chunks."""
+        extractive answerer scores them: embedding cosine, question-word overlap, passage rank; table rows as
+        sentences), as many as fit in ``source_tokens`` (default 256), per passage in their original order under
+        the passage's heading path. A small model then reads the few sentences that matter, not whole chunks."""
         from ragtune.llm.extractive import ExtractiveAnswerer
-        from ragtune.llm.prompts import table_rows_as_text
 
         if self._selector is None:
             assert self.retriever is not None
             self._selector = ExtractiveAnswerer(self.retriever.embedder.embed)
-        texts = [table_rows_as_text(p.text) for p in passages]  # a table row becomes a sentence that names its row
-        scored, _ = self._selector.score(question, texts, passage_scores=[p.score for p in passages])
-        room = self.source_tokens or 256
-        chosen: dict[int, list[Any]] = {}
-        for s in scored:
-            cost = self.generator.count_tokens(s.text) + 1
-            if cost > room:
-                continue
-            chosen.setdefault(s.passage, []).append(s)
-            room -= cost
-        order = list(chosen)  # passages in the order of their best sentence
-        kept = [passages[i] for i in order]
+        picked = self._selector.select(
+            question,
+            [table_rows_as_text(p.text) for p in passages],
+            count_tokens=self.generator.count_tokens,
+            budget=self.source_tokens or 256,
+            passage_scores=[p.score for p in passages],
+        )
+        kept = [passages[i] for i, _ in picked]
         sources = [
-            Source(
-                " ".join(s.text for s in sorted(chosen[i], key=lambda s: s.start)),
-                " › ".join([passages[i].title, *passages[i].heading_path[1:]]),
-                passages[i].citation_source,
-            )
-            for i in order
+            Source(text, heading_title(p.title, p.heading_path), p.citation_source)
+            for (_, text), p in zip(picked, kept, strict=True)
         ]
         return kept, sources
 

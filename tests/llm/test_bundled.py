@@ -166,7 +166,9 @@ def test_one_lora_step_moves_the_adapter_and_leaves_the_base_weights(smollm2_dir
         max_steps=1, batch_size=4, max_length=256, val_share=0.0, eval_strategy="no", save_steps=100,
         target_modules="q_proj,v_proj", precision="fp32", device="cpu", learning_rate=1e-3,
     )  # fmt: skip
-    r = train(data, "smollm2", config, kb_dir=tmp_path / "kb", quiet=True, track=False, register=False)
+    r = train(
+        data, "smollm2", config, kb_dir=tmp_path / "kb", quiet=True, track=False, register=False, return_model=True
+    )
     assert r.base == "smollm2" and r.steps_run == 1
     original = load_file(str(smollm2_dir / "model.safetensors"))
     moved = 0

@@ -248,6 +248,7 @@ def build(
             seed=seed,
             templates=_templates(defaults.get("template")),
             source_tokens=defaults.get("source_tokens"),
+            context=defaults.get("context", "passages"),
             at=synthesis.version,
             mode=mode,
             count_tokens=count_tokens,

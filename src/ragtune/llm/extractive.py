@@ -293,6 +293,28 @@ class ExtractiveAnswerer:
         order = sorted(range(len(out)), key=lambda i: -out[i].score)
         return [out[i] for i in order], vecs[1:][order]
 
+    def select(
+        self,
+        question: str,
+        passages: Sequence[str],
+        *,
+        count_tokens: Callable[[str], int],
+        budget: int,
+        passage_scores: Sequence[float] | None = None,
+    ) -> list[tuple[int, str]]:
+        """The sentences of ``passages`` most relevant to ``question`` that fit in ``budget`` tokens, as
+        ``(passage index, its chosen sentences in their original order)``, passages in the order of their best
+        sentence. What a RAG prompt shows a small model instead of whole passages (``context = "sentences"``)."""
+        scored, _ = self.score(question, passages, passage_scores=passage_scores)
+        chosen: dict[int, list[ScoredSentence]] = {}
+        room = budget
+        for s in scored:
+            cost = count_tokens(s.text) + 1
+            if cost <= room:
+                chosen.setdefault(s.passage, []).append(s)
+                room -= cost
+        return [(p, " ".join(s.text for s in sorted(found, key=lambda s: s.start))) for p, found in chosen.items()]
+
     @staticmethod
     def _priors(n: int, passage_scores: Sequence[float] | None) -> list[float]:
         if passage_scores is None or len(passage_scores) != n:

@@ -118,6 +118,12 @@ def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace("\n", " ")
 
 
+def heading_title(title: str, heading_path: Sequence[str]) -> str:
+    """``Title › Section › Subsection`` (a heading path starts with the document's own title, shown once)."""
+    rest = list(heading_path[1:]) if heading_path and heading_path[0] == title else list(heading_path)
+    return " › ".join([title, *rest]) if title else " › ".join(rest)
+
+
 def format_source(n: int, source: Source, style: str = "fenced", tables: str = "keep") -> str:
     """A source as the prompt shows it. Fenced: its text cannot close the element or open a new one.
     ``tables="rows"`` writes Markdown tables as one sentence per row (:func:`table_rows_as_text`)."""

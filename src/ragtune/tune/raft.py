@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ragtune.errors import ConfigError
-from ragtune.llm.prompts import NOT_IN_SOURCES, PromptTemplates, Source, fit_sources, rag_messages
+from ragtune.llm.prompts import (
+    NOT_IN_SOURCES,
+    PromptTemplates,
+    Source,
+    fit_sources,
+    heading_title,
+    rag_messages,
+    table_rows_as_text,
+)
 from ragtune.search.passage import Passage
 from ragtune.tune.dataset import ChatExample
 from ragtune.tune.synth import KBChunk, QAPair, kb_chunks
@@ -69,6 +77,7 @@ def raft_example(
     count_tokens: Callable[[str], int] | None = None,
     budget: int | None = None,
     source_tokens: int | None = None,
+    select: Callable[[str, list[Passage]], list[tuple[int, str]]] | None = None,
 ) -> tuple[list[dict[str, str]], int | None, list[Passage]]:
     """Messages for one RAFT example, the oracle's 1-based number (None if withheld) and the passages in order.
 
@@ -76,14 +85,22 @@ def raft_example(
     :func:`~ragtune.llm.prompts.pack_sources` would otherwise cut passages at inference. ``source_tokens`` caps
     the sources' tokens as the strategy's setting of that name does at inference: distractors go first, then
     the last passage shown is cut to fit (:func:`~ragtune.llm.prompts.fit_sources`), so the model trains on the
-    prompts it will answer.
+    prompts it will answer. ``select`` (sentence-level context, ``context = "sentences"``) shows only the chosen
+    sentences of each passage, as the pipeline does; a passage with none chosen is not shown.
     """
     if withheld not in WITHHELD:
         raise ConfigError(f"withheld answer must be one of {', '.join(WITHHELD)}, not {withheld!r}")
     passages = [*distractors, *([oracle] if oracle is not None else [])]
     rng.shuffle(passages)
     sources = [passage_source(p) for p in passages]
-    if count_tokens is not None and budget is not None:
+    if select is not None:
+        picked = select(question, passages)
+        passages = [passages[i] for i, _ in picked]
+        sources = [
+            Source(text, heading_title(p.title, p.heading_path), p.citation_source)
+            for (_, text), p in zip(picked, passages, strict=True)
+        ]
+    elif count_tokens is not None and budget is not None:
 
         def fitted() -> list[Source]:
             return fit_sources(
@@ -117,6 +134,7 @@ def build_raft(
     count_tokens: Callable[[str], int] | None = None,
     budget: int | None = None,
     source_tokens: int | None = None,
+    context: str = "passages",
     progress: Callable[[Iterable[QAPair]], Iterable[QAPair]] | None = None,
 ) -> list[ChatExample]:
     """RAFT examples for ``pairs`` (from :func:`ragtune.tune.synth.synthesize`) against ``kb`` at ``at``.
@@ -133,6 +151,7 @@ def build_raft(
     by_id: dict[tuple[str, str], KBChunk] = {(c.doc_id, c.chunk_id): c for c in chunks}
     rng = random.Random(seed)
     keep = set(rng.sample(range(len(pairs)), round(oracle_share * len(pairs))))
+    select = _sentence_selector(kb, count_tokens, source_tokens) if context == "sentences" else None
     out: list[ChatExample] = []
     for i, pair in enumerate(progress(pairs) if progress else pairs):
         chunk = by_id.get((pair.doc_id, pair.chunk_id))
@@ -159,6 +178,7 @@ def build_raft(
             count_tokens=count_tokens,
             budget=budget,
             source_tokens=source_tokens,
+            select=select,
         )
         meta = {
             **pair.metadata(),
@@ -170,6 +190,22 @@ def build_raft(
         }
         out.append(ChatExample(messages, meta))
     return out
+
+
+def _sentence_selector(
+    kb: KnowledgeBase, count_tokens: Callable[[str], int] | None, source_tokens: int | None
+) -> Callable[[str, list[Passage]], list[tuple[int, str]]]:
+    """The pipeline's sentence-level context (:meth:`ExtractiveAnswerer.select`) for RAFT prompts."""
+    from ragtune.llm.extractive import ExtractiveAnswerer
+
+    selector = ExtractiveAnswerer(kb.embedder.embed)
+    count = count_tokens or (lambda text: len(text.split()))
+
+    def select(question: str, passages: list[Passage]) -> list[tuple[int, str]]:
+        texts = [table_rows_as_text(p.text) for p in passages]
+        return selector.select(question, texts, count_tokens=count, budget=source_tokens or 256)
+
+    return select
 
 
 def oracle_share_of(examples: Iterable[ChatExample]) -> float:
