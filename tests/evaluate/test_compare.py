@@ -77,7 +77,9 @@ def test_compare_runs_measures_and_reports(setup: dict[str, Any], tiny_model: Pa
         lo, hi = row["quality_ci"]
         assert lo <= row["quality"] <= hi
         assert row["latency_p50_ms"] <= row["latency_p95_ms"]
-        assert len(row["latency_samples_ms"]) == setup["n"]
+        # Answers are generated in batches; latency is what a user waits: the first questions asked one at a time.
+        assert len(row["latency_samples_ms"]) == min(setup["n"], 8)
+        assert "one at a time" in row["latency_method"]
     assert s["rag"]["setup_seconds"] > 0 and s["base"]["setup_seconds"] == 0
     assert s["base"]["memory_bytes"] > 0 and s["rag-extractive"]["memory_bytes"] is None
     assert summary["eval"]["unanswerable"] == 2 and summary["kb"]["chunks"] > 0

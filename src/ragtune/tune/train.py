@@ -325,7 +325,8 @@ def _fit(
     if losses:
         metrics["final_step_loss"] = losses[-1][1]
     target = run_dir / ("adapter" if config.method == "lora" else "model")
-    trained: Any = trainer.model
+    # Mixed precision wraps forward() in autocast; the model handed back computes like the saved one reloaded.
+    trained: Any = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     trained.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return TrainResult(
