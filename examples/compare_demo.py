@@ -5,7 +5,7 @@
    docs/benchmarks.md); the comparison runs on the other two thirds, which that choice never saw.
 3. Synthesize training data from the docs: question/answer pairs (``data build``) and RAFT examples
    (``data build --raft --base smollm2``, in the prompt layout the model answers with); check them against the
-   eval set for leakage (``data check --eval``).
+   eval set for leakage (``data check --eval``) and drop the examples that leak an eval question.
 4. Fine-tune two LoRA adapters of the bundled SmolLM2-135M-Instruct: ``smollm2-ft`` on the pairs (closed book) and
    ``smollm2-raft`` on the RAFT data (the hybrid's model).
 5. ``ragtune compare``: base, rag, ft, hybrid and rag-extractive, with the brand-voice examples, the
@@ -96,6 +96,21 @@ def sample_lines(path: Path, n: int | None, seed: int = 0) -> None:
         path.write_text("\n".join(lines) + "\n")
 
 
+def drop_leaked(name: str, eval_path: Path) -> None:
+    """Remove training examples that ``data check`` finds leaking an eval question, then check the file again."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ragtune.cli.main", "data", "check", name, "--eval", str(eval_path), "--json"],
+        cwd=WORK, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    leaked = {n for p in json.loads(out.stdout)["problems"] if p["code"] == "leakage" for n in p["lines"]}
+    if leaked:
+        path = WORK / name
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join(line for i, line in enumerate(lines, 1) if i not in leaked) + "\n")
+        print(f"\n{name}: dropped {len(leaked)} example(s) whose question is (nearly) an eval question")
+    ragtune("data", "check", name, "--eval", str(eval_path))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=os.environ.get("RAGTUNE_DEMO_MODEL", "smollm2"), help="base model spec")
@@ -114,8 +129,9 @@ def main() -> None:
     sample_lines(WORK / "qa.jsonl", profile["pairs"])  # type: ignore[arg-type]
     ragtune("data", "build", "--raft", "--k", "2", "--base", base, "--out", "raft.jsonl")
     sample_lines(WORK / "raft.jsonl", profile["pairs"])  # type: ignore[arg-type]
-    # Leakage is reported (a synthesized question can be near an eval question); the demo goes on.
-    ragtune("data", "check", "qa.jsonl", "--eval", str(eval_path), check=False)
+    # A synthesized question can be nearly an eval question: such examples are dropped before training.
+    drop_leaked("qa.jsonl", eval_path)
+    drop_leaked("raft.jsonl", eval_path)
     ragtune("train", "--data", "qa.jsonl", "--base", base, "--name", "smollm2-ft", "--config", "tune.toml")
     ragtune("train", "--data", "raft.jsonl", "--base", base, "--name", "smollm2-raft", "--config", "tune.toml")
     compare = [
