@@ -6,6 +6,12 @@ Runs ``examples/compare_demo.py`` (the bundled SmolLM2: synthesize data, train t
 quick profile (written as ``compare_helpcenter_quick``); ``--from DIR`` records a run made earlier by
 ``make compare`` (``.demo-compare``) instead of running it again.
 
+Besides the comparison's own metrics it records one strict check of the facts, read from the answers the run
+wrote (``results/<strategy>.jsonl``): over the answerable questions whose reference states a number (a price, a
+limit, a number of days), the share of answers that state every number of the reference ("numbers stated"),
+with a 95% bootstrap interval, and paired differences against closed-book ``base``. Semantic similarity scores
+a fluent answer with the wrong price close to the right one; this check does not.
+
     .venv/bin/python benchmarks/compare_helpcenter.py [--quick] [--from .demo-compare]
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,7 +34,16 @@ import common
 KEYS = ("quality", "latency_p50_ms", "latency_p95_ms", "cost_per_query", "setup_seconds", "setup_cost")
 
 
-def strategy_row(name: str, s: dict[str, Any]) -> dict[str, Any]:
+def freshness_failed(summary: dict[str, Any], name: str) -> str | None:
+    """The error of a strategy whose freshness answers all failed (a run before the probe counted failures)."""
+    probe = ((summary.get("freshness") or {}).get("per_strategy") or {}).get(name) or {}
+    answers = [a for row in probe.get("answers", []) for a in (row["before"], row["after"])]
+    if answers and all(a.startswith("[error: ") for a in answers):
+        return answers[0]
+    return None
+
+
+def strategy_row(name: str, s: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     if s.get("status") != "ok":
         return {"name": name, "status": s.get("status"), "reason": s.get("reason")}
     m = s.get("metrics", {})
@@ -40,9 +56,45 @@ def strategy_row(name: str, s: dict[str, Any]) -> dict[str, Any]:
         **{k: s.get(k) for k in KEYS},
         "quality_ci": s.get("quality_ci"),
         **mean,
-        "stale_rate": s.get("stale_rate"),
-        "freshness_seconds": s.get("freshness_seconds"),
+        # Not measured when every probe answer failed (recorded as stale by runs before the fix).
+        "stale_rate": None if freshness_failed(summary, name) else s.get("stale_rate"),
+        "freshness_seconds": None if freshness_failed(summary, name) else s.get("freshness_seconds"),
     }
+
+
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text states, normalized ("1,000" → "1000", "$12.00" → "12")."""
+    out = set()
+    for m in NUMBER.findall(text):
+        n = m.replace(",", "")
+        out.add(n[:-3] if n.endswith(".00") else n)
+    return out
+
+
+def numbers_stated(results: Path, names: list[str]) -> dict[str, Any]:
+    """Per strategy: share of number-bearing answerable questions whose answer states all the reference's numbers."""
+    from ragtune.evaluate.bootstrap import bootstrap_ci, paired_bootstrap
+
+    hits: dict[str, list[float]] = {}
+    for name in names:
+        path = results / f"{name}.jsonl"
+        if not path.exists():
+            continue
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = [r for r in rows if not r["unanswerable"] and numbers(r["reference"])]
+        hits[name] = [float(numbers(r["reference"]) <= numbers(r["answer"] or "")) for r in rows]
+    out: dict[str, Any] = {"questions": len(next(iter(hits.values()), [])), "rates": {}, "vs_base": []}
+    for name, h in hits.items():
+        ci = bootstrap_ci(h)
+        out["rates"][name] = {"rate": ci.estimate, "ci": [ci.low, ci.high]}
+        if name != "base" and "base" in hits:
+            d = paired_bootstrap(hits["base"], h, names=("base", name))
+            out["vs_base"].append({"a": "base", "b": name, "diff": d.diff, "ci_low": d.low, "ci_high": d.high,
+                                   "significant": d.significant})  # fmt: skip
+    return out
 
 
 def main() -> None:
@@ -66,14 +118,20 @@ def main() -> None:
         "stages": summary["stages"],
         "quality_metric": summary["quality_metric"],
         "eval": summary["eval"],
-        "strategies": [strategy_row(n, s) for n, s in summary["strategies"].items()],
+        "strategies": [strategy_row(n, s, summary) for n, s in summary["strategies"].items()],
         "learning_curve": summary.get("learning_curve"),
         "freshness_change": (summary.get("freshness") or {}).get("change"),
         "recommendation": advice.get("strategy"),
         "profile": timings.get("profile", "full"),
         "machine_of_run": summary.get("machine"),
         "comparisons": [c for c in summary.get("comparisons", []) if c["metric"] == "quality"],
-        "caveats": [r["message"] for r in advice.get("reasons", []) if r.get("rule") in ("sources_unused",)],
+        "numbers_stated": numbers_stated(work / "results", list(summary["strategies"])),
+        "caveats": [r["message"] for r in advice.get("reasons", []) if r.get("rule") in ("sources_unused",)]
+        + [
+            f"freshness of {n} not measured in this run, every probe answer failed: {err}"
+            for n in summary["strategies"]
+            if (err := freshness_failed(summary, n))
+        ],
     }
     name = "compare_helpcenter_quick" if result["profile"] == "quick" else "compare_helpcenter"
     common.write_result(name, result)

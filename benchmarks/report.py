@@ -434,6 +434,22 @@ def compare_helpcenter(r: dict[str, Any]) -> list[str]:
         for c in pairs:
             verdict = "significant" if c["significant"] else "not significant"
             out.append(f"- {c['a']} − {c['b']}: {c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] ({verdict})")
+    ns = r.get("numbers_stated") or {}
+    if ns.get("rates"):
+        rates = ", ".join(
+            f"{name} {_f(v['rate'], 2)} [{_f(v['ci'][0], 2)}, {_f(v['ci'][1], 2)}]" for name, v in ns["rates"].items()
+        )
+        diffs = "; ".join(
+            f"{d['b']} − base {-d['diff']:+.2f} [{-d['ci_high']:+.2f}, {-d['ci_low']:+.2f}]"
+            + (" (significant)" if d["significant"] else "")
+            for d in ns.get("vs_base", [])
+        )
+        out += [
+            "",
+            f"Numbers stated (a strict check of the facts: of the {ns['questions']} answerable questions whose "
+            f"reference states a number, the share whose answer states every one of them; 95% CI): {rates}. "
+            f"Paired against closed-book base: {diffs}.",
+        ]
     lc = r.get("learning_curve") or {}
     if lc.get("points"):
         pts = ", ".join(f"{p['examples']} → {_f(p['quality'])}" for p in lc["points"])

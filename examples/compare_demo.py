@@ -55,7 +55,7 @@ eval_strategy = "no"
 PROFILES = {
     # questions: held-out eval questions asked; pairs: Q/A (and RAFT) training examples; shares: learning curve
     "full": {"questions": None, "pairs": None, "epochs": 2, "shares": "25,50,100"},
-    "quick": {"questions": 24, "pairs": 64, "epochs": 2, "shares": "50,100"},
+    "quick": {"questions": 24, "pairs": 40, "epochs": 2, "shares": "50,100"},
 }
 
 

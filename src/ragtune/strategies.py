@@ -21,6 +21,7 @@ Generators load on first use, so listing strategies (``/v1/models``) loads no mo
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from ragtune.config import raw_config
-from ragtune.errors import ConfigError
+from ragtune.errors import ConfigError, RagtuneError
 from ragtune.llm.base import GenerationOptions, Message
 from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates, template_named
@@ -139,6 +140,22 @@ class Strategy:
                     context=s.context,
                 )
             return self._pipeline
+
+    def rebound(self, kb: KnowledgeBase) -> Strategy:
+        """The same strategy answering from ``kb`` (e.g. a scratch copy), sharing this one's loaded model.
+
+        The model (for ``ft:NAME``, the one resolved from this knowledge base's registry) is loaded once and
+        kept; only the retriever changes, so a copy without the registry still answers with the same model.
+        """
+        other = Strategy(self.spec, kb, self.templates)
+        try:
+            pipeline = copy.copy(self.pipeline)
+        except RagtuneError:
+            return other  # fails again on first use, where the caller records the error
+        pipeline.retriever = kb.retriever if self.spec.retrieve else None
+        pipeline._selector = None  # built from the retriever's passages on first use
+        other._pipeline = pipeline
+        return other
 
     def answer(
         self,

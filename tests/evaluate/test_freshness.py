@@ -102,3 +102,42 @@ def test_probe_refuses_a_change_to_unknown_documents(tmp_path: Path, open_kb: An
     kb.ingest([docs])
     with pytest.raises(ConfigError, match="does not hold"):
         probe_freshness(kb, ChangeSet.read(CHANGE), {})
+
+
+class EchoSources:
+    """A model that answers with the sources it was given (stands in for a fine-tuned model that quotes them)."""
+
+    name = "echo"
+    context_window = 100_000
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, messages: Sequence[Message], options: GenerationOptions | None = None, **_: Any) -> Generation:
+        return Generation(" ".join(m["content"] for m in messages if m["role"] != "system"), 10, 8, 0.001)
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions | None = None, **kw: Any) -> Any:
+        yield self.generate(messages, options)
+
+
+def test_probe_keeps_each_strategys_loaded_model_and_counts_failures(tmp_path: Path, open_kb: Any) -> None:
+    # A registered fine-tuned model lives in the user's registry, which the scratch copy does not hold: the probe
+    # must ask the model already loaded (retrieving from the copy), not resolve ``ft:NAME`` again there.
+    docs = tmp_path / "docs"
+    shutil.copytree(EXAMPLE / "docs" / "billing", docs / "billing")
+    kb = open_kb(tmp_path / "kb")
+    kb.ingest([docs])
+    change = ChangeSet.read(CHANGE)
+    templates = PromptTemplates()
+    hybrid = Strategy(StrategySpec("hybrid", "ft:registered-in-the-original"), kb, templates)
+    hybrid._pipeline = RagPipeline(EchoSources(), kb.retriever, k=1, name="hybrid")
+    broken = Strategy(StrategySpec("broken", "ft:nowhere", retrieve=False), kb, templates)
+    result = probe_freshness(kb, change, {"hybrid": hybrid, "broken": broken})
+    fresh = result["per_strategy"]["hybrid"]
+    assert fresh["errors"] == 0, fresh["answers"]
+    assert fresh["answers"][0]["verdict"] == "fresh" and fresh["stale_rate"] < 1.0
+    assert fresh["seconds_to_reflect"] == result["reingest_seconds"]
+    failed = result["per_strategy"]["broken"]
+    assert failed["errors"] == len(change.questions)
+    assert failed["stale_rate"] is None and failed["seconds_to_reflect"] is None
+    assert failed["method"].startswith("not measured: the answers failed ([error: ")

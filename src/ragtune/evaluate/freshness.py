@@ -128,10 +128,11 @@ def probe_freshness(
 
     ``retrain_seconds[name] = (seconds, method)`` is the time a closed-book strategy needs to learn a change
     (None: it cannot). ``make_strategy(strategy, scratch_kb)`` rebinds a strategy to the scratch copy
-    (default: same spec, same prompt templates).
+    (default: :meth:`Strategy.rebound`, the same loaded model retrieving from the copy). An answer that fails
+    is recorded as ``[error: …]`` and counted in ``errors``; rates are over the answers that did not fail
+    (None when none did).
     """
     from ragtune.knowledge_base import KnowledgeBase
-    from ragtune.strategies import Strategy
 
     retrain_seconds = retrain_seconds or {}
     missing = [f for f in change.files if f not in kb.documents()]
@@ -144,7 +145,7 @@ def probe_freshness(
         scratch_dir = copy_kb(kb, Path(tmp) / "kb")
         scratch = KnowledgeBase.open(scratch_dir, settings=kb.settings, embedder=kb.embedder)
         try:
-            rebind = make_strategy or (lambda s, k: Strategy(s.spec, k, s.templates))
+            rebind = make_strategy or (lambda s, k: s.rebound(k))
             bound = {name: rebind(s, scratch) for name, s in strategies.items()}
             before = {name: _ask_all(s, change) for name, s in bound.items()}
             if progress:
@@ -169,17 +170,22 @@ def probe_freshness(
                     "verdict": verdict(a, q.old_answer, q.new_answer),
                 }
             )
-        n = len(rows)
-        stale = sum(r["verdict"] != "fresh" for r in rows) / n
-        old_fact = sum(r["verdict"] == "old-fact" for r in rows) / n
-        if strategy.spec.retrieve:
-            seconds: float | None = reingest if stale < 1.0 else None
+        ok = [r for r in rows if not (_failed(r["before"]) or _failed(r["after"]))]
+        stale = sum(r["verdict"] != "fresh" for r in ok) / len(ok) if ok else None
+        old_fact = sum(r["verdict"] == "old-fact" for r in ok) / len(ok) if ok else None
+        if stale is None:
+            seconds: float | None = None
+            failed = next((a for r in rows for a in (r["before"], r["after"]) if _failed(a)), "no questions")
+            method = f"not measured: the answers failed ({failed})"
+        elif strategy.spec.retrieve:
+            seconds = reingest if stale < 1.0 else None
             method = "re-ingest of the edited files, measured" + ("" if stale < 1.0 else " (answers did not change)")
         else:
             seconds, method = retrain_seconds.get(name, (None, "closed book: cannot learn the change without training"))
         per_strategy[name] = {
             "stale_rate": stale,
             "old_fact_rate": old_fact,
+            "errors": len(rows) - len(ok),
             "seconds_to_reflect": seconds,
             "method": method,
             "answers": rows,
@@ -193,6 +199,10 @@ def probe_freshness(
         "ingest_report": {"updated": report.updated, "added": report.added, "errors": len(report.errors)},
         "per_strategy": per_strategy,
     }
+
+
+def _failed(answer: str) -> bool:
+    return answer.startswith("[error: ")
 
 
 def _ask_all(strategy: Strategy, change: ChangeSet) -> list[str]:
