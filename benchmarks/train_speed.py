@@ -34,7 +34,7 @@ def main() -> None:
 
     import torch
 
-    from ragtune.embed.sentence import cpu_has_bf16
+    from ragtune.hardware import cpu_has_bf16
     from ragtune.llm.tiny import build_tiny_model
     from ragtune.tune.config import TrainConfig
     from ragtune.tune.train import train

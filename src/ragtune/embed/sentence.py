@@ -21,18 +21,10 @@ from ragtune.embed.base import DEFAULT_MODEL, resolve_model_path
 from ragtune.embed.onnx_query import OnnxQueryEncoder
 from ragtune.embed.tokens import fast_counter
 from ragtune.errors import EmbedderError
+from ragtune.hardware import cpu_has_bf16
 
 PRECISIONS = ("auto", "fp32", "bf16")
 QUERY_BACKENDS = ("auto", "torch", "onnx")
-
-
-def cpu_has_bf16() -> bool:
-    """True when this CPU runs bf16 matrix products natively (AMX or AVX-512 BF16)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def _model_revision(path: str) -> str:

@@ -33,19 +33,16 @@ def merge_model(model: RegisteredModel, out_dir: str | Path, *, overwrite: bool 
 
 
 def _merge_lora(model: RegisteredModel, target: Path) -> None:
-    import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from ragtune.hardware import load_causal_lm, load_tokenizer
     from ragtune.llm.bundled import resolve_model
 
     base_spec = resolve_model(model.base)
     ident = base_spec[3:] if base_spec.startswith("hf:") else base_spec
     try:
-        base = AutoModelForCausalLM.from_pretrained(ident, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(
-            model.path if (Path(model.path) / "tokenizer_config.json").exists() else ident
-        )
+        base = load_causal_lm(ident, dtype="fp32")
+        tokenizer = load_tokenizer(model.path if (Path(model.path) / "tokenizer_config.json").exists() else ident)
         merged = PeftModel.from_pretrained(base, model.path).merge_and_unload()
     except (OSError, ValueError) as exc:
         raise ModelError(f"{model.spec}: cannot load {model.base} with adapter {model.path}: {exc}") from exc

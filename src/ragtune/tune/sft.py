@@ -12,6 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.errors import ConfigError, ModelError
+from ragtune.hardware import (
+    auto_precision,
+    cuda_available,
+    load_causal_lm,
+    load_tokenizer,
+    set_torch_threads,
+    torch_dtype,
+)
 from ragtune.tune.config import TrainConfig
 from ragtune.tune.dataset import ChatExample
 from ragtune.tune.trainset import to_rows
@@ -19,20 +27,13 @@ from ragtune.tune.trainset import to_rows
 
 def resolve_precision(config: TrainConfig) -> tuple[str, str]:
     """(device, precision) for ``config`` on this machine: CUDA when available; bf16 only where native."""
-    import torch
-
-    from ragtune.embed.sentence import cpu_has_bf16
-
-    cuda = torch.cuda.is_available()
+    cuda = cuda_available()
     device = ("cuda" if cuda else "cpu") if config.device == "auto" else config.device
     if device == "cuda" and not cuda:
         raise ConfigError("device = cuda, but no CUDA device is available")
     precision = config.precision
     if precision == "auto":
-        if device == "cuda":
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        else:
-            precision = "bf16" if cpu_has_bf16() else "fp32"
+        precision = auto_precision(device)
     if precision == "fp16" and device == "cpu":
         raise ConfigError("precision fp16 needs CUDA; on CPU use fp32 or bf16")
     if config.qlora:
@@ -44,18 +45,15 @@ def resolve_precision(config: TrainConfig) -> tuple[str, str]:
 
 
 def load_base(base: str, config: TrainConfig, device: str, precision: str) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from ragtune.llm.bundled import resolve_model
     from ragtune.llm.hf import FALLBACK_CHAT_TEMPLATE
 
     ident = resolve_model(base)[3:]
-    kw: dict[str, Any] = {"dtype": torch.float32}
+    kw: dict[str, Any] = {"dtype": "fp32"}
     if config.qlora:
         from transformers import BitsAndBytesConfig
 
-        compute = torch.bfloat16 if precision == "bf16" else torch.float16
+        compute = torch_dtype("bf16" if precision == "bf16" else "fp16")
         kw = {
             "dtype": compute,
             "quantization_config": BitsAndBytesConfig(
@@ -66,8 +64,8 @@ def load_base(base: str, config: TrainConfig, device: str, precision: str) -> tu
             ),
         }
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ident)
-        model = AutoModelForCausalLM.from_pretrained(ident, **kw)
+        tokenizer = load_tokenizer(ident)
+        model = load_causal_lm(ident, **kw)
     except (OSError, ValueError) as exc:
         raise ModelError(f"{base}: cannot load the base model: {exc}") from exc
     if not getattr(tokenizer, "chat_template", None):
@@ -89,13 +87,11 @@ def make_trainer(
     quiet: bool = True,
 ) -> tuple[Any, Any]:
     """(SFTTrainer, tokenizer) for ``config`` on ``base`` (an ``hf:`` spec); checkpoints go to ``output_dir``."""
-    import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     device, precision = resolve_precision(config)
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    set_torch_threads(config.threads)
     model, tokenizer = load_base(base, config, device, precision)
     peft_config = None
     if config.method == "lora":

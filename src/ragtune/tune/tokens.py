@@ -60,10 +60,10 @@ def load_token_counter(spec: str | None) -> TokenCounter:
 
     spec = resolve_model(spec)
     name = spec[3:] if spec.startswith("hf:") else spec
-    try:
-        from transformers import AutoTokenizer
+    from ragtune.hardware import load_tokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(name)
+    try:
+        tokenizer = load_tokenizer(name)
     except Exception as exc:
         raise ModelError(f"{spec}: cannot load the tokenizer ({type(exc).__name__}: {exc})") from exc
     return TokenCounter(f"hf:{name}", exact=True, max_length=_max_length(name, tokenizer), _tokenizer=tokenizer)
