@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ragtune import __version__
+from ragtune.advise.cost import PriceSheet, load_price_sheet
 from ragtune.config import raw_config
 from ragtune.evaluate.bootstrap import paired_bootstrap, summarize_metrics
-from ragtune.evaluate.cost import PriceSheet, load_price_sheet
 from ragtune.evaluate.evalset import read_eval_set
 from ragtune.evaluate.runner import QUALITY_METRICS, run_strategy, score_records
 from ragtune.evaluate.scoring import decline_phrases_from_config
 from ragtune.evaluate.setup import cost_method, measure_setup, memory_bytes
 from ragtune.evaluate.strategy_set import Planned, plan_strategies
 from ragtune.evaluate.style import StyleReference, load_style, read_style_examples
+from ragtune.jsonl import write_jsonl
 from ragtune.llm.prompts import PromptTemplates
-from ragtune.tune.dataset import write_jsonl
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.errors import DatasetError
+from ragtune.jsonl import iter_jsonl
 
 SUMMARY_NAME = "summary.json"
 SUPPORTED_FORMAT = 1
@@ -43,17 +44,10 @@ def load_summary(results_dir: Path) -> dict[str, Any]:
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
     """The per-question records of one ``<strategy>.jsonl`` (blank lines skipped)."""
-    with Path(path).open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(path, lineno, f"invalid JSON: {exc.msg}") from exc
-            if not isinstance(record, dict):
-                raise DatasetError(path, lineno, "expected a JSON object")
-            yield record
+    for lineno, record in iter_jsonl(path, column=False):
+        if not isinstance(record, dict):
+            raise DatasetError(path, lineno, "expected a JSON object")
+        yield record
 
 
 def strategies_run(summary: dict[str, Any]) -> list[str]:

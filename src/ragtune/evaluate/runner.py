@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from ragtune.advise.cost import PriceSheet, query_cost
 from ragtune.errors import RagtuneError
-from ragtune.evaluate.cost import PriceSheet, query_cost
 from ragtune.evaluate.scoring import AnswerCase, score_answers
 from ragtune.evaluate.style import StyleReference
 from ragtune.llm.base import Generator

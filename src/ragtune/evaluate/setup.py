@@ -9,7 +9,7 @@
   fact by retraining (the freshness probe's figure for closed-book fine-tuned models).
 - **base**: nothing to set up.
 
-Dollars come from the price sheet's ``training_per_hour`` (:func:`ragtune.evaluate.cost.setup_cost`).
+Dollars come from the price sheet's ``training_per_hour`` (:func:`ragtune.advise.cost.setup_cost`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragtune.evaluate.cost import PriceSheet, setup_cost
+from ragtune.advise.cost import PriceSheet, setup_cost
 
 if TYPE_CHECKING:
     from ragtune.evaluate.strategy_set import Planned

@@ -12,15 +12,14 @@ those three roles; every ``content`` a non-empty string.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ragtune.errors import DatasetError
+from ragtune.jsonl import write_jsonl
 from ragtune.llm.prompts import PromptTemplates
 
 ROLES = ("system", "user", "assistant")
@@ -185,24 +184,6 @@ def _template_pattern(rag_user: str) -> re.Pattern[str]:
         )
         _PATTERNS[rag_user] = re.compile(regex, re.DOTALL)
     return _PATTERNS[rag_user]
-
-
-def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
-    """Write JSON objects one per line, atomically (a temporary file renamed into place); return the count."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    n = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for record in records:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                n += 1
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return n
 
 
 def write_chat_jsonl(path: str | Path, examples: Iterable[ChatExample]) -> int:

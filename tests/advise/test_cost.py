@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from ragtune.advise.cost import ModelPrice, PriceSheet, load_price_sheet, query_cost, setup_cost
 from ragtune.errors import ConfigError
-from ragtune.evaluate.cost import ModelPrice, PriceSheet, load_price_sheet, query_cost, setup_cost
 
 SHEET = PriceSheet(
     hardware_per_hour=0.36,
