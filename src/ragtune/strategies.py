@@ -32,7 +32,7 @@ from ragtune.errors import ConfigError
 from ragtune.llm.base import GenerationOptions, Message
 from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates, template_named
-from ragtune.llm.registry import load_generator
+from ragtune.llm.registry import base_model, load_generator
 from ragtune.rag import Answer, RagPipeline
 
 if TYPE_CHECKING:
@@ -118,14 +118,10 @@ class Strategy:
                     settings = {k: v for k, v in settings.items() if v is not None}
                 elif s.generator != "extractive":
                     settings = {"batch_size": s.batch_size, "dtype": s.dtype}
-                spec, adapter = s.generator, s.adapter
-                if spec.startswith("ft:"):  # a registered fine-tuned model: its base + adapter (or merged path)
-                    from ragtune.tune.registry import resolve_ft
-                    from ragtune.tune.staleness import warn_if_stale
-
-                    spec, adapter = resolve_ft(spec, self.kb.path)
-                    warn_if_stale(self.kb, s.generator)  # once per process; never fails the answer
-                generator = load_generator(spec, adapter=adapter, embed=self.kb.embedder.embed, **settings)
+                # ft:NAME resolves through the KB's model registry (its backend is registered by ragtune.tune).
+                generator = load_generator(
+                    s.generator, adapter=s.adapter, embed=self.kb.embedder.embed, kb=self.kb, **settings
+                )
                 self._pipeline = RagPipeline(
                     generator,
                     self.kb.retriever if s.retrieve else None,
@@ -217,15 +213,7 @@ def with_model_defaults(model: str, config: dict[str, Any], table: dict[str, Any
 
 def base_model_of(spec: str, kb_dir: Any) -> str:
     """The base model of ``ft:NAME`` (from the registry; no model is loaded); other specs unchanged."""
-    if not spec.startswith("ft:"):
-        return spec
-    from ragtune.tune.registry import ModelRegistry
-
-    try:
-        with ModelRegistry.open(kb_dir) as registry:
-            return registry.get(spec).base
-    except Exception:  # an unknown name fails later, where the model is loaded, with the registry's message
-        return spec
+    return base_model(spec, kb_dir)
 
 
 def load_strategies(

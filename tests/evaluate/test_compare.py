@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -107,3 +109,65 @@ def test_compare_cli_json_and_unknown_strategy(setup: dict[str, Any]) -> None:
     assert (out / "summary.json").exists() and not (out / "report.md").exists()
     bad = runner.invoke(cli, ["compare", "--eval", str(setup["eval"]), "--out", str(out), "--strategies", "nope"])
     assert bad.exit_code != 0
+
+
+class _Grader(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat endpoint that grades every answer 4 and records what it was sent."""
+
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        reply = json.dumps(
+            {
+                "id": "grade",
+                "object": "chat.completion",
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "Grade: 4"}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 2, "total_tokens": 52},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_compare_judge_gets_the_llm_endpoint_settings(setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``compare --judge openai:MODEL`` reaches the server named by ``[llm] base_url``, with the key named by
+    ``[llm] api_key_env``."""
+    _Grader.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Grader)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        (setup["dir"] / "ragtune.toml").write_text(
+            f'[llm]\nmax_new_tokens = 16\nbase_url = "{url}"\napi_key_env = "GRADER_KEY"\ntimeout_s = 20\n'
+        )
+        monkeypatch.setenv("GRADER_KEY", "sekrit")
+        out = setup["dir"] / "judged"
+        args = ["compare", "--eval", str(setup["eval"]), "--out", str(out), "--strategies", "rag-extractive"]
+        result = CliRunner().invoke(
+            cli, [*args, "--judge", "openai:grader", "--json", "--resamples", "200", "--no-report"]
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert _Grader.seen, "the judge never reached the [llm] base_url"
+    assert all(r["path"] == "/v1/chat/completions" for r in _Grader.seen)
+    assert all(r["auth"] == "Bearer sekrit" and r["body"]["model"] == "grader" for r in _Grader.seen)
+    summary = json.loads(result.output)
+    assert summary["quality_metric"] == "judge"
+    records = [json.loads(line) for line in (out / "rag-extractive.jsonl").read_text().splitlines()]
+    judged = [r for r in records if not r["unanswerable"]]
+    assert len(_Grader.seen) == len(judged)
+    assert all(r["metrics"]["judge"] == 0.75 for r in judged)

@@ -11,7 +11,7 @@ import click
 from tqdm import tqdm
 
 from ragtune.cli.common import emit_json, json_option, kb_option, open_kb, show_progress
-from ragtune.config import raw_config
+from ragtune.config import LLMSettings, raw_config
 from ragtune.errors import ConfigError
 from ragtune.llm.base import Generator
 from ragtune.llm.defaults import defaults_for
@@ -58,15 +58,14 @@ def _progress(desc: str, unit: str) -> Any:
 def _generator(spec: str | None) -> Generator | None:
     if spec is None:
         return None
-    if spec == "extractive":
+    from ragtune.llm.registry import backend_settings, load_generator
+    from ragtune.llm.spec import ModelSpec
+
+    if ModelSpec.parse(spec).scheme == "extractive":
         raise ConfigError(
             "--model extractive cannot write questions; leave --model out to use the documents' structure"
         )
-    from ragtune.llm.registry import load_generator
-
-    llm = raw_config().get("llm", {})
-    settings = {k: llm[k] for k in ("base_url", "api_key_env", "timeout_s") if k in llm and spec.startswith("openai:")}
-    return load_generator(spec, **settings)
+    return load_generator(spec, **backend_settings(spec, LLMSettings.from_config().endpoint()))
 
 
 @click.group()
@@ -398,6 +397,6 @@ def _raft_budget(base: str | None, answer_tokens: int | None) -> tuple[Callable[
     counter = load_token_counter(base)
     if counter.max_length is None:
         raise ConfigError(f"--base {base}: its context window is not stated in its files; cannot pack passages")
-    llm = raw_config().get("llm") or {}
+    llm = LLMSettings.from_config().table
     reserve = answer_tokens or int(llm.get("max_new_tokens", defaults_for(base).get("max_new_tokens", 256)))
     return counter.count, counter.max_length - reserve - 16

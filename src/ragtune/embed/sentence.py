@@ -149,20 +149,3 @@ def _tokenizer_kind(tokenizer: Any) -> str:
     """The model type of a fast tokenizer's backend ("WordPiece", "BPE", ...), or "" if unknown."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     return type(backend.model).__name__ if backend is not None else ""
-
-
-_CACHE: dict[tuple[str, str, int, str], SentenceTransformerEmbedder] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def load_embedder(
-    model: str = DEFAULT_MODEL, *, precision: str = "auto", batch_size: int = 64, query_backend: str = "auto"
-) -> SentenceTransformerEmbedder:
-    """A shared embedder per (model, precision, batch size, query backend): loading a model costs seconds."""
-    key = (model, precision, batch_size, query_backend)
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = SentenceTransformerEmbedder(
-                model, precision=precision, batch_size=batch_size, query_backend=query_backend
-            )
-        return _CACHE[key]

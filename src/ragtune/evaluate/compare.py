@@ -26,7 +26,7 @@ import numpy as np
 
 from ragtune import __version__
 from ragtune.advise.cost import PriceSheet, load_price_sheet
-from ragtune.config import raw_config
+from ragtune.config import LLMSettings, raw_config
 from ragtune.evaluate.bootstrap import paired_bootstrap, summarize_metrics
 from ragtune.evaluate.evalset import read_eval_set
 from ragtune.evaluate.runner import QUALITY_METRICS, run_strategy, score_records
@@ -36,6 +36,7 @@ from ragtune.evaluate.strategy_set import Planned, plan_strategies
 from ragtune.evaluate.style import StyleReference, load_style, read_style_examples
 from ragtune.jsonl import write_jsonl
 from ragtune.llm.prompts import PromptTemplates
+from ragtune.llm.spec import ModelSpec
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
@@ -88,7 +89,7 @@ def run_comparison(
     planned = plan_strategies(
         kb, config, templates, names=opts.strategies, model=opts.model, ft=opts.ft, hybrid=opts.hybrid
     )
-    judge = _load_judge(opts.judge)
+    judge = _load_judge(opts.judge, config)
     quality_metric = opts.quality_metric or ("judge" if judge else "semantic")
     if quality_metric not in QUALITY_METRICS:
         raise ValueError(f"quality metric must be one of {QUALITY_METRICS}, not {quality_metric!r}")
@@ -292,7 +293,7 @@ def _staleness(kb: KnowledgeBase, plan: Planned) -> dict[str, Any]:
     """For a strategy on a registered ``ft:NAME`` model: whether the model is stale (``ragtune models check``) and
     how many documents changed since its training version (``model_stale`` None: not known). Never fails the run."""
     generator = plan.strategy.spec.generator if plan.strategy is not None else ""
-    if not generator.startswith("ft:"):
+    if ModelSpec.parse(generator).scheme != "ft":
         return {}
     from ragtune.tune.staleness import UNKNOWN, check_registered
 
@@ -353,12 +354,13 @@ def _freshness(
     return probe_freshness(kb, change, strategies, retrain_seconds=retrain)
 
 
-def _load_judge(spec: str | None) -> Any:
+def _load_judge(spec: str | None, config: dict[str, Any]) -> Any:
+    """The judge model; an endpoint backend (``openai:``) gets ``[llm]``'s base_url, key and timeout."""
     if not spec:
         return None
-    from ragtune.llm.registry import load_generator
+    from ragtune.llm.registry import backend_settings, load_generator
 
-    return load_generator(spec)
+    return load_generator(spec, **backend_settings(spec, LLMSettings.from_config(config).endpoint()))
 
 
 def _style(kb: KnowledgeBase, config: dict[str, Any], path: Path | None) -> StyleReference | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragtune.config import raw_config
+from ragtune.config import LLMSettings
 from ragtune.errors import ConfigError
 from ragtune.evaluate.learning_curve import learning_curve
 from ragtune.evaluate.runner import run_strategy, score_records
@@ -106,7 +106,7 @@ def run_learning_curve(
         result = train(subset, base, config, kb_dir=kb.path, quiet=True, register=False, tags=["learning-curve"])
         seconds = time.perf_counter() - t
         decoding = {k: v for k, v in with_model_defaults(result.base, {}, {}).items() if k in DECODING_KEYS}
-        llm = {k: v for k, v in (raw_config().get("llm") or {}).items() if k not in ("model", "adapter")}
+        llm = LLMSettings.from_config().strategy_defaults()
         spec = StrategySpec.from_table(
             f"ft@{share:g}",
             {**decoding, **llm, "generator": result.base, "retrieve": False,

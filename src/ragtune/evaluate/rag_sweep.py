@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ragtune.config import LLMSettings
 from ragtune.errors import ConfigError
 from ragtune.evaluate.bootstrap import summarize_metrics
 from ragtune.evaluate.evalset import EvalItem, read_eval_set
@@ -164,7 +165,7 @@ def rag_sweep(
     dev, held = split_eval(items, dev_share, seed)
     if limit:
         dev = dev[:limit]
-    llm = {k: v for k, v in ((config or {}).get("llm") or {}).items() if k not in ("model", "adapter")}
+    llm = LLMSettings.from_config(config or {}).strategy_defaults()
     base = with_model_defaults(model, config or {}, llm)
     result = RagSweepResult(model, [i.id for i in dev], [i.id for i in held], base)
     keys = list(grid)

@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragtune.config import raw_config
-from ragtune.errors import ConfigError
+from ragtune.config import EvaluateSettings
 from ragtune.evaluate.groundedness import groundedness
 from ragtune.evaluate.judge import judge_answers
 from ragtune.evaluate.metrics import (
@@ -57,10 +56,7 @@ class AnswerCase:
 
 def decline_phrases_from_config(config: Mapping[str, Any] | None = None) -> list[str]:
     """The default decline phrases plus ``[evaluate] decline_phrases`` (regexes) from ragtune.toml."""
-    extra = ((raw_config() if config is None else config).get("evaluate") or {}).get("decline_phrases", [])
-    if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
-        raise ConfigError("[evaluate] decline_phrases: expected a list of strings (regular expressions)")
-    return [*DEFAULT_DECLINE_PHRASES, *extra]
+    return [*DEFAULT_DECLINE_PHRASES, *EvaluateSettings.from_config(config).decline_phrases]
 
 
 def score_answers(

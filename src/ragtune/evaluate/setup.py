@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragtune.advise.cost import PriceSheet, setup_cost
+from ragtune.llm.spec import ModelSpec
 
 if TYPE_CHECKING:
     from ragtune.evaluate.strategy_set import Planned
@@ -43,12 +44,13 @@ def index_build_seconds(kb: KnowledgeBase, sample: int = SAMPLE_CHUNKS) -> tuple
 
 def training_facts(kb: KnowledgeBase, spec: str) -> dict[str, Any] | None:
     """Training seconds, examples and tokens/s of the registered model behind ``ft:NAME`` (None otherwise)."""
-    if not spec.startswith("ft:"):
+    parsed = ModelSpec.parse(spec)
+    if parsed.scheme != "ft":
         return None
     from ragtune.tune.registry import ModelRegistry
 
     with ModelRegistry.open(kb.path) as registry:
-        model = registry.get(spec[3:])
+        model = registry.get(parsed.name)
     result: dict[str, Any] = {}
     if model.run_id:
         # metrics.json is the finished run's TrainResult (train_seconds, tokens_per_s, ...).

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ragtune.config import LLMSettings
 from ragtune.errors import ConfigError
+from ragtune.llm.spec import ModelSpec
 from ragtune.strategies import (
     DECODING_KEYS,
     DEFAULT_STRATEGY,
@@ -44,7 +46,7 @@ class Planned:
 
 def kind_of(spec: StrategySpec) -> str:
     """``rag`` / ``base`` for a plain model, ``hybrid`` / ``ft`` for a fine-tuned one (by retrieval)."""
-    tuned = spec.generator.startswith(FT_PREFIX) or spec.adapter is not None
+    tuned = ModelSpec.parse(spec.generator).scheme == "ft" or spec.adapter is not None
     if spec.retrieve:
         return "hybrid" if tuned else "rag"
     return "ft" if tuned else "base"
@@ -62,7 +64,7 @@ def plan_strategies(
 ) -> list[Planned]:
     """The strategies to compare, in a stable order; unknown names are an error."""
     specs = strategy_specs(config, model=model, kb_dir=kb.path)
-    llm = {k: v for k, v in (config.get("llm") or {}).items() if k not in ("model", "adapter")}
+    llm = LLMSettings.from_config(config).strategy_defaults()
     if ft:
         table = with_model_defaults(base_model_of(FT_PREFIX + ft, kb.path), config, {})
         table = {k: v for k, v in table.items() if k in DECODING_KEYS}

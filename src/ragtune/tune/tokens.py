@@ -54,14 +54,16 @@ def load_token_counter(spec: str | None) -> TokenCounter:
     None gives the whitespace estimate. Other model specs (``openai:...``, ``extractive``) have no local
     tokenizer, so they also get the estimate.
     """
-    if not spec or spec == "extractive" or spec.startswith(("openai:", "ft:")):
+    if not spec:
         return whitespace_counter()
-    from ragtune.llm.bundled import resolve_model
-
-    spec = resolve_model(spec)
-    name = spec[3:] if spec.startswith("hf:") else spec
     from ragtune.hardware import load_tokenizer
+    from ragtune.llm.registry import local_tokenizer
+    from ragtune.llm.spec import ModelSpec
 
+    # A spec without a scheme is a bare path or hub id; otherwise the backend says where its tokenizer is.
+    name = spec if not ModelSpec.parse(spec).scheme else local_tokenizer(spec)
+    if name is None:
+        return whitespace_counter()
     try:
         tokenizer = load_tokenizer(name)
     except Exception as exc:
