@@ -464,6 +464,28 @@ class Store:
         )
         return [(int(a), b, c) for a, b, c in rows]
 
+    def sample_texts(self, n: int) -> list[str]:
+        """The texts of the first ``n`` chunks stored (a fixed, cheap sample, e.g. to time the embedder)."""
+        return [str(r[0]) for r in self.db.execute("SELECT text FROM chunks ORDER BY id LIMIT ?", (n,))]
+
+    def size_bytes(self) -> int:
+        """Bytes the store's main file holds on disk."""
+        return self.path.stat().st_size
+
+    def backup(self, dest: Path) -> Path:
+        """A consistent copy of this store in folder ``dest`` (SQLite online backup, safe while others write);
+        open it as a knowledge base of its own. Returns ``dest``."""
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        target = sqlite3.connect(dest / self.path.name)
+        try:
+            self.db.backup(target)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: backup to {dest} failed: {exc}") from exc
+        finally:
+            target.close()
+        return dest
+
     def add_vectors(self, embedder_id: str, items: Sequence[tuple[int, np.ndarray]]) -> None:
         with self._write() as db:
             db.executemany(
