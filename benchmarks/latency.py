@@ -56,14 +56,14 @@ def build_synthetic(path: Path, n_chunks: int, dim: int, embedder_id: str, seed:
     """Write ``n_chunks`` chunks (4 per document) straight through the store API. Returns seconds."""
     from ragtune.kb.document import Chunk, Document
     from ragtune.kb.ingest import chunk_context
-    from ragtune.kb.store import Store, chunk_hash
+    from ragtune.kb.store import chunk_hash, open_store
 
     shutil.rmtree(path, ignore_errors=True)
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     pool = sentences()
     flat = [s for _, ss in pool for s in ss]
-    store = Store(path, create=True)
+    store = open_store(path, create=True)
     t = time.perf_counter()
     per_doc = 4
     changes: dict[str, int | None] = {}

@@ -73,6 +73,19 @@ class AnswerSettings:
 
 
 @dataclass
+class StoreSettings:
+    backend: str = field(
+        default="sqlite", metadata={"help": "store backend by name (registered in ragtune.kb.store; built in: sqlite)"}
+    )
+    url: str = field(
+        default="",
+        metadata={
+            "help": "BACKEND://LOCATION, e.g. sqlite:///kb/dir; its scheme names the backend (default: the KB)"
+        },
+    )
+
+
+@dataclass
 class Settings:
     """All settings, one dataclass per ``ragtune.toml`` section."""
 
@@ -81,6 +94,7 @@ class Settings:
     loaders: LoaderSettings = field(default_factory=LoaderSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     source: str | None = None  # the ragtune.toml these came from, if any
 
     def replace(self, section: str, **values: Any) -> Settings:

@@ -13,7 +13,7 @@ from ragtune.errors import ConfigError, LoaderError, NotFoundError
 from ragtune.kb.document import Document
 from ragtune.kb.ingest import Ingestor, IngestReport
 from ragtune.kb.loaders import LoadOptions, load_all
-from ragtune.kb.store import Diff, RevisionInfo, Store, VersionInfo
+from ragtune.kb.store import Diff, RevisionInfo, Store, VersionInfo, open_store
 from ragtune.search.passage import Passage
 from ragtune.search.retriever import Retriever
 
@@ -55,8 +55,8 @@ class KnowledgeBase:
                     raise NotFoundError("no .ragtune/ here or in a parent directory (run `ragtune init`)")
                 found = Path.cwd() / KB_DIRNAME
             path = found
-        store = Store(Path(path), create=create)
-        return cls(store, settings or load_settings(), embedder)
+        settings = settings or load_settings()
+        return cls(open_store(Path(path), settings.store, create=create), settings, embedder)
 
     @property
     def path(self) -> Path:
@@ -218,7 +218,7 @@ class KnowledgeBase:
             "revisions": counts["revisions"],
             "vectors": counts["vectors"],
             "embedder": self.settings.embed.model,
-            "size_mb": round(sum(f.stat().st_size for f in self.path.glob("kb.sqlite*")) / 1e6, 2),
+            "size_mb": round(self.store.size_bytes(journal=True) / 1e6, 2),
         }
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,7 +13,6 @@ from ragtune.errors import SearchError
 from ragtune.kb.store import Store
 from ragtune.search import fusion
 from ragtune.search.index import ChunkIndex, LiveSet
-from ragtune.search.lexical import fts5_query
 from ragtune.search.passage import Passage
 
 MODES = ("hybrid", "dense", "lexical")
@@ -77,15 +75,9 @@ class Retriever:
     def _lexical(self, query: str, live: LiveSet, allowed: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         if self.settings.lexical_engine == "memory":
             return self.index.bm25.search(query, allowed, live.n_live, live.avg_len, depth)
-        expr = fts5_query(query)
-        if not expr:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         limit = depth * 4
         while True:
-            rows = self.store.db.execute(
-                "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-                (expr, limit),
-            ).fetchall()
+            rows = self.store.keyword_candidates(query, limit)
             ids = np.array([r[0] for r in rows], dtype=np.int64)
             pos = np.minimum(np.searchsorted(self.index.chunk_ids, ids), max(self.index.size - 1, 0))
             # A row stored after the index last synced has no position yet: it cannot be live here.
@@ -125,37 +117,8 @@ class Retriever:
                 if p in wanted:
                     leg_info.setdefault(p, {})[f"{name}_score"] = round(float(s), 6)
                     leg_info[p][f"{name}_rank"] = rank
-        marks = ",".join("?" * len(chosen))
-        rows = {
-            int(r[0]): r
-            for r in self.store.db.execute(
-                "SELECT p.id, r.doc_id, c.hash, c.text, r.title, r.source, p.heading_path, p.page, p.start, "
-                "p.end, r.id, c.context, r.metadata FROM passages p JOIN revisions r ON r.id = p.revision_id "
-                f"JOIN chunks c ON c.id = p.chunk_id WHERE p.id IN ({marks})",
-                [c[0] for c in chosen],
-            )
-        }
-        out = []
-        for rank, (pid, score, pos) in enumerate(chosen, start=1):
-            r = rows[pid]
-            out.append(
-                Passage(
-                    rank=rank,
-                    score=score,
-                    doc_id=r[1],
-                    chunk_id=r[2],
-                    text=r[3],
-                    title=r[4],
-                    source=r[5],
-                    heading_path=json.loads(r[6]),
-                    page=r[7],
-                    start=r[8],
-                    end=r[9],
-                    revision_id=r[10],
-                    version=live.version,
-                    context=r[11],
-                    metadata=json.loads(r[12]),
-                    scores=leg_info.get(pos, {}),
-                )
-            )
-        return out
+        rows = self.store.passages([c[0] for c in chosen])
+        return [
+            Passage(rank=rank, score=score, version=live.version, scores=leg_info.get(pos, {}), **rows[pid])
+            for rank, (pid, score, pos) in enumerate(chosen, start=1)
+        ]
