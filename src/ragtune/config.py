@@ -52,7 +52,8 @@ class LoaderSettings:
 class SearchSettings:
     mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical"})
     k: int = field(default=10, metadata={"help": "passages returned"})
-    fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted"})
+    fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted | a registered fusion"})
+    rerank: str = field(default="none", metadata={"help": "none | a registered reranker (ragtune.search.rerank)"})
     rrf_k: int = field(default=60, metadata={"help": "RRF constant"})
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
@@ -79,9 +80,7 @@ class StoreSettings:
     )
     url: str = field(
         default="",
-        metadata={
-            "help": "BACKEND://LOCATION, e.g. sqlite:///kb/dir; its scheme names the backend (default: the KB)"
-        },
+        metadata={"help": "BACKEND://LOCATION, e.g. sqlite:///kb/dir; its scheme names the backend (default: the KB)"},
     )
 
 

@@ -41,6 +41,7 @@ class SQLiteStore:
                 raise NotFoundError(f"no knowledge base at {self.root} (run `ragtune init` or pass --kb)")
             self.root.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._known_head = 0  # versions are never deleted: any 0 < v <= a head once seen stays valid
         self.schema_version = self._retry(lambda: migrate(self._db))
 
     # -- connections and transactions -------------------------------------------------------------
@@ -115,10 +116,17 @@ class SQLiteStore:
     def head(self) -> int:
         """The latest version (0 for an empty knowledge base)."""
         row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()
-        return int(row[0])
+        head = int(row[0])
+        self._known_head = max(self._known_head, head)
+        return head
 
     def check_version(self, at: int | None) -> int:
-        """``at`` if it exists (None means head); NotFoundError otherwise."""
+        """``at`` if it exists (None means head); NotFoundError otherwise.
+
+        A version already known to exist is returned without asking the database, so checking a version a
+        caller resolved before (``kb.ask`` does, to fail before any model loads) costs nothing."""
+        if at is not None and 0 < at <= self._known_head:
+            return at
         head = self.head()
         if at is None:
             return head
