@@ -53,7 +53,8 @@ class LoaderSettings:
 class SearchSettings:
     mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical"})
     k: int = field(default=10, metadata={"help": "passages returned"})
-    fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted"})
+    fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted | a registered fusion"})
+    rerank: str = field(default="none", metadata={"help": "none | a registered reranker (ragtune.search.rerank)"})
     rrf_k: int = field(default=60, metadata={"help": "RRF constant"})
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
@@ -74,6 +75,17 @@ class AnswerSettings:
 
 
 @dataclass
+class StoreSettings:
+    backend: str = field(
+        default="sqlite", metadata={"help": "store backend by name (registered in ragtune.kb.store; built in: sqlite)"}
+    )
+    url: str = field(
+        default="",
+        metadata={"help": "BACKEND://LOCATION, e.g. sqlite:///kb/dir; its scheme names the backend (default: the KB)"},
+    )
+
+
+@dataclass
 class Settings:
     """All settings, one dataclass per ``ragtune.toml`` section."""
 
@@ -82,6 +94,7 @@ class Settings:
     loaders: LoaderSettings = field(default_factory=LoaderSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     source: str | None = None  # the ragtune.toml these came from, if any
 
     def replace(self, section: str, **values: Any) -> Settings:

@@ -22,6 +22,7 @@ from ragtune.llm.base import Generation, GenerationOptions, Generator, Message, 
 from ragtune.llm.citations import StreamingCitationFilter, attribute_citations, parse_citations
 from ragtune.llm.prompts import PromptTemplates, Source, fit_sources, heading_title, rag_messages, table_rows_as_text
 from ragtune.search.passage import Passage
+from ragtune.search.query import Query
 from ragtune.search.retriever import Retriever
 
 CITATION_MODES = ("auto", "model")
@@ -152,15 +153,7 @@ class RagPipeline:
         self.context = context
         self._selector: Any = None
 
-    def _prepare(
-        self,
-        messages: Sequence[Message],
-        options: GenerationOptions,
-        at: int | None,
-        filters: dict[str, Any] | None,
-        k: int | None = None,
-        mode: str | None = None,
-    ) -> _Prepared:
+    def _prepare(self, messages: Sequence[Message], options: GenerationOptions, query: Query) -> _Prepared:
         question, history = split_messages(messages)
         if self.retriever is None:
             system = [m for m in messages if m.get("role") == "system"] or [
@@ -169,9 +162,10 @@ class RagPipeline:
             prompt = [*system, *history, {"role": "user", "content": question}]
             return _Prepared(question, [], prompt, None, None, 0.0)
         t0 = time.perf_counter()
-        passages = self.retriever.search(question, k or self.k, mode=mode or self.mode, at=at, filters=filters)
+        query = Query.of(query, text=question, k=query.k or self.k, mode=query.mode or self.mode)
+        found = self.retriever.retrieve(query)
         retrieve_ms = (time.perf_counter() - t0) * 1000
-        version = passages[0].version if passages else self.retriever.store.check_version(at)
+        passages, version = found.passages, found.version
         sources = [Source(p.text, p.title, p.citation_source) for p in passages]
         if self.context == "sentences" and passages:
             passages, sources = self._best_sentences(question, passages)
@@ -189,7 +183,7 @@ class RagPipeline:
         passages = passages[: len(sources)]
         prompt = rag_messages(question, sources, templates=self.templates, history=history)
         context = RetrievedContext(question, [s.text for s in sources], [p.score for p in passages])
-        return _Prepared(question, passages, prompt, context, version, retrieve_ms, mode or self.mode)
+        return _Prepared(question, passages, prompt, context, version, retrieve_ms, query.mode)
 
     def _best_sentences(self, question: str, passages: list[Passage]) -> tuple[list[Passage], list[Source]]:
         """``context="sentences"``: the retrieved passages' sentences most relevant to ``question`` (scored as the
@@ -258,17 +252,16 @@ class RagPipeline:
     def answer(
         self,
         messages: Sequence[Message],
+        query: Query | None = None,
         *,
         options: GenerationOptions | None = None,
-        at: int | None = None,
-        filters: dict[str, Any] | None = None,
-        k: int | None = None,
-        mode: str | None = None,
+        **fields: Any,
     ) -> Answer:
-        """Answer the last user message; ``k`` and ``mode`` override the pipeline's retrieval for this call."""
+        """Answer the last user message. ``query`` (or its fields as keywords: ``at``, ``filters``, ``k``, ``mode``,
+        ...) says how to retrieve; its ``k`` and ``mode`` override the pipeline's for this call."""
         started = time.perf_counter()
         opts = options or self.options
-        prep = self._prepare(messages, opts, at, filters, k, mode)
+        prep = self._prepare(messages, opts, Query.of(query, **fields))
         t = time.perf_counter()
         gen = self.generator.generate(prep.prompt, opts, context=prep.context)
         return self._finish(prep, gen, started, (time.perf_counter() - t) * 1000)
@@ -276,19 +269,18 @@ class RagPipeline:
     def answer_many(
         self,
         conversations: Sequence[Sequence[Message]],
+        query: Query | None = None,
         *,
         options: GenerationOptions | None = None,
-        at: int | None = None,
-        filters: dict[str, Any] | None = None,
-        k: int | None = None,
-        mode: str | None = None,
+        **fields: Any,
     ) -> list[Answer]:
         """Answer many conversations (each answered as :meth:`answer` would); retrieval runs per question, then
         one :func:`~ragtune.llm.base.generate_many` call batches the generation. ``timings_ms["generate"]`` is
         each answer's share of its batch's wall time."""
         started = time.perf_counter()
         opts = options or self.options
-        preps = [self._prepare(m, opts, at, filters, k, mode) for m in conversations]
+        query = Query.of(query, **fields)
+        preps = [self._prepare(m, opts, query) for m in conversations]
         gens = generate_many(self.generator, [p.prompt for p in preps], opts, contexts=[p.context for p in preps])
         answers = []
         for prep, gen in zip(preps, gens, strict=True):
@@ -300,17 +292,15 @@ class RagPipeline:
     def stream(
         self,
         messages: Sequence[Message],
+        query: Query | None = None,
         *,
         options: GenerationOptions | None = None,
-        at: int | None = None,
-        filters: dict[str, Any] | None = None,
-        k: int | None = None,
-        mode: str | None = None,
+        **fields: Any,
     ) -> Iterator[str | Answer]:
         """Text pieces as they are generated (invalid citations filtered out), then the final Answer."""
         started = time.perf_counter()
         opts = options or self.options
-        prep = self._prepare(messages, opts, at, filters, k, mode)
+        prep = self._prepare(messages, opts, Query.of(query, **fields))
         t = time.perf_counter()
         filt = StreamingCitationFilter(len(prep.passages)) if self.retriever is not None else None
         final: Generation | None = None

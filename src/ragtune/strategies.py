@@ -17,15 +17,20 @@ closed book) and ``rag`` (retrieval + the model). More are defined in ragtune.to
 A model with measured defaults (:mod:`ragtune.llm.defaults`, e.g. the bundled ``smollm2``) starts from them,
 directly or as the base of an ``ft:NAME`` model; any key set in ragtune.toml wins.
 Generators load on first use, so listing strategies (``/v1/models``) loads no model.
+
+The built-in strategies come from a registry by name (:func:`register_strategy`): each factory returns the
+spec of its strategy for the configured model, or None when it does not apply (``base`` without a model).
+Anything that answers is a :class:`StrategyProtocol`: it *declares* whether it retrieves and which per-call
+query fields it honours (``accepts``), so callers (the HTTP API) need not inspect signatures.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ragtune.config import raw_config
 from ragtune.errors import ConfigError
@@ -34,6 +39,7 @@ from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates, template_named
 from ragtune.llm.registry import base_model, load_generator
 from ragtune.rag import Answer, RagPipeline
+from ragtune.search.query import Query
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
@@ -90,12 +96,51 @@ class StrategySpec:
             raise ConfigError(f"[strategies.{name}]: {exc}") from exc
 
 
+class StrategyProtocol(Protocol):
+    """What answers questions by name (``--strategy``, the HTTP API's ``model``).
+
+    ``uses_retrieval``: whether answers come from the knowledge base. ``accepts``: the per-call query fields,
+    besides ``at`` and ``filters``, that it honours (``{"k", "mode"}`` for the pipeline strategies); a caller
+    asked for another is told so instead of having it silently ignored."""
+
+    name: str
+    description: str
+    uses_retrieval: bool
+    accepts: frozenset[str]
+
+    def answer(
+        self,
+        messages: Sequence[Message],
+        query: Query | None = None,
+        *,
+        options: GenerationOptions | None = None,
+        **fields: Any,
+    ) -> Answer:
+        """Answer the last user message, retrieving as ``query`` says (or its fields as keywords: ``at=``, ...)."""
+        ...
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        query: Query | None = None,
+        *,
+        options: GenerationOptions | None = None,
+        **fields: Any,
+    ) -> Iterator[str | Answer]:
+        """Text pieces as generated, then the final Answer."""
+        ...
+
+
 class Strategy:
-    """A named way of answering; builds its pipeline (loading the model) on first use."""
+    """A named way of answering with one :class:`~ragtune.rag.RagPipeline`; builds it (loading the model) on
+    first use. Implements :class:`StrategyProtocol`."""
+
+    accepts: ClassVar[frozenset[str]] = frozenset({"k", "mode"})
 
     def __init__(self, spec: StrategySpec, kb: KnowledgeBase, templates: PromptTemplates) -> None:
         self.spec = spec
         self.name = spec.name
+        self.uses_retrieval = spec.retrieve
         self.kb = kb
         self.templates = templates
         self.description = spec.description or _describe(spec)
@@ -139,26 +184,23 @@ class Strategy:
     def answer(
         self,
         messages: Sequence[Message],
+        query: Query | None = None,
         *,
         options: GenerationOptions | None = None,
-        at: int | None = None,
-        filters: dict[str, Any] | None = None,
-        k: int | None = None,
-        mode: str | None = None,
+        **fields: Any,
     ) -> Answer:
-        return self.pipeline.answer(messages, options=options, at=at, filters=filters, k=k, mode=mode)
+        """Answer the last user message; ``query`` or its fields as keywords (``at=``, ``k=``, ...)."""
+        return self.pipeline.answer(messages, Query.of(query, **fields), options=options)
 
     def stream(
         self,
         messages: Sequence[Message],
+        query: Query | None = None,
         *,
         options: GenerationOptions | None = None,
-        at: int | None = None,
-        filters: dict[str, Any] | None = None,
-        k: int | None = None,
-        mode: str | None = None,
+        **fields: Any,
     ) -> Iterator[str | Answer]:
-        return self.pipeline.stream(messages, options=options, at=at, filters=filters, k=k, mode=mode)
+        return self.pipeline.stream(messages, Query.of(query, **fields), options=options)
 
     def ask(self, question: str, **kw: Any) -> Answer:
         return self.answer([{"role": "user", "content": question}], **kw)
@@ -173,25 +215,82 @@ def _describe(spec: StrategySpec) -> str:
     return how + spec.generator + (f" + adapter {spec.adapter}" if spec.adapter else "")
 
 
+@dataclass(frozen=True)
+class StrategyContext:
+    """What a built-in strategy's factory builds its spec from: the configured model (None: none), its adapter,
+    the other ``[llm]`` keys, and the model's measured defaults (:func:`with_model_defaults`)."""
+
+    config: dict[str, Any]
+    model: str | None
+    adapter: str | None
+    llm: dict[str, Any]
+    defaults: dict[str, Any]
+
+
+StrategyFactory = Callable[[StrategyContext], "StrategySpec | None"]
+
+
+def _rag_extractive(ctx: StrategyContext) -> StrategySpec:
+    return StrategySpec(DEFAULT_STRATEGY, "extractive", description="retrieval + extractive answer")
+
+
+def _base(ctx: StrategyContext) -> StrategySpec | None:
+    if not ctx.model:
+        return None
+    closed = {k: v for k, v in ctx.defaults.items() if k in DECODING_KEYS}  # closed book: no retrieval settings
+    table = {**closed, "generator": ctx.model, "retrieve": False, "adapter": ctx.adapter, **ctx.llm}
+    return StrategySpec.from_table("base", table)
+
+
+def _rag(ctx: StrategyContext) -> StrategySpec | None:
+    if not ctx.model:
+        return None
+    table = {**ctx.defaults, "generator": ctx.model, "retrieve": True, "adapter": ctx.adapter, **ctx.llm}
+    return StrategySpec.from_table("rag", table)
+
+
+_BUILTIN: dict[str, StrategyFactory] = {DEFAULT_STRATEGY: _rag_extractive, "base": _base, "rag": _rag}
+_factories: dict[str, StrategyFactory] = dict(_BUILTIN)
+_registry_lock = threading.Lock()
+
+
+def register_strategy(name: str, factory: StrategyFactory) -> None:
+    """Offer strategy ``name`` wherever strategies are listed: ``factory(context)`` returns its spec, or None when
+    it does not apply. Replaces any of that name; ``[strategies.NAME]`` in ragtune.toml still wins."""
+    with _registry_lock:
+        _factories[name] = factory
+
+
+def unregister_strategy(name: str) -> None:
+    """Forget strategy ``name`` (a built-in one comes back)."""
+    with _registry_lock:
+        if name in _BUILTIN:
+            _factories[name] = _BUILTIN[name]
+        else:
+            _factories.pop(name, None)
+
+
 def strategy_specs(
     config: dict[str, Any], *, model: str | None = None, adapter: str | None = None, kb_dir: Any = None
 ) -> dict[str, StrategySpec]:
-    """Built-in and configured strategy specs, by name (configured ones override built-ins). ``kb_dir`` lets an
+    """Registered and configured strategy specs, by name (configured ones override registered). ``kb_dir`` lets an
     ``ft:NAME`` model start from its base model's measured defaults (found in the KB's registry)."""
     llm = dict(config.get("llm", {}))
     model = model or os.environ.get("RAGTUNE_LLM_MODEL") or llm.pop("model", None)
     llm.pop("model", None)
     adapter = adapter or llm.pop("adapter", None)
     llm.pop("adapter", None)
-    specs = {
-        DEFAULT_STRATEGY: StrategySpec(DEFAULT_STRATEGY, "extractive", description="retrieval + extractive answer")
-    }
-    if model:
-        common = {"adapter": adapter, **llm}
-        defaults = with_model_defaults(base_model_of(model, kb_dir) if kb_dir is not None else model, config, {})
-        closed = {k: v for k, v in defaults.items() if k in DECODING_KEYS}  # closed book: no retrieval settings
-        specs["base"] = StrategySpec.from_table("base", {**closed, "generator": model, "retrieve": False, **common})
-        specs["rag"] = StrategySpec.from_table("rag", {**defaults, "generator": model, "retrieve": True, **common})
+    defaults = (
+        with_model_defaults(base_model_of(model, kb_dir) if kb_dir is not None else model, config, {}) if model else {}
+    )
+    context = StrategyContext(config, model, adapter, llm, defaults)
+    with _registry_lock:
+        factories = list(_factories.items())
+    specs: dict[str, StrategySpec] = {}
+    for name, factory in factories:
+        spec = factory(context)
+        if spec is not None:
+            specs[name] = spec
     for name, table in (config.get("strategies") or {}).items():
         if not isinstance(table, dict):
             raise ConfigError(f"[strategies.{name}] must be a table")

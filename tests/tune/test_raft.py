@@ -21,6 +21,7 @@ from ragtune.llm.citations import parse_citations
 from ragtune.llm.prompts import NOT_IN_SOURCES, PromptTemplates
 from ragtune.rag import RagPipeline
 from ragtune.search.passage import Passage
+from ragtune.search.query import Query, SearchResult
 from ragtune.tune.check import check_dataset
 from ragtune.tune.raft import build_raft, cite, oracle_share_of, raft_example
 from ragtune.tune.synth import synthesize
@@ -76,6 +77,9 @@ class FixedRetriever:
 
     def search(self, query: str, k: int = 10, **kw: Any) -> list[Passage]:
         return self.passages[:k]
+
+    def retrieve(self, query: Query) -> SearchResult:
+        return SearchResult(query, self.store.head(), self.search(query.text, query.k or 10))
 
 
 def test_oracle_share_distractors_and_citations(kb: KnowledgeBase, pairs: list[Any]) -> None:

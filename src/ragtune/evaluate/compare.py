@@ -405,7 +405,7 @@ def _kb_facts(kb: KnowledgeBase) -> dict[str, Any]:
         "version": kb.head,
         "documents": status.get("documents"),
         "chunks": status.get("chunks"),
-        "db_bytes": kb.store.path.stat().st_size,
+        "db_bytes": kb.store.size_bytes(),
         "index_bytes": kb.retriever.index.dense.nbytes,
     }
 

@@ -5,7 +5,7 @@ A change set is a folder with ``change.json`` (``name``, ``description``, ``file
 laid out like the corpus so that ingesting ``docs/`` replaces those documents (see
 ``examples/helpcenter/changes/``).
 
-The probe never touches the user's knowledge base: it copies it (SQLite online backup) to a scratch folder,
+The probe never touches the user's knowledge base: it copies it (the store's online backup) to a scratch folder,
 asks the affected questions there with every strategy, ingests the change (timed: that is RAG's time to
 reflect it), and asks again.
 
@@ -24,7 +24,6 @@ caller passes it in). A closed-book base model cannot learn the change without t
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -105,14 +104,8 @@ def verdict(answer: str, old_answer: str, new_answer: str) -> str:
 
 
 def copy_kb(kb: KnowledgeBase, dest: Path) -> Path:
-    """A consistent copy of ``kb``'s store in folder ``dest`` (SQLite online backup, safe while others write)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    target = sqlite3.connect(dest / kb.store.path.name)
-    try:
-        kb.store.db.backup(target)
-    finally:
-        target.close()
-    return dest
+    """A consistent copy of ``kb``'s store in folder ``dest`` (the store's online backup, safe while others write)."""
+    return kb.store.backup(dest)
 
 
 def probe_freshness(

@@ -31,7 +31,7 @@ SAMPLE_CHUNKS = 64
 
 def index_build_seconds(kb: KnowledgeBase, sample: int = SAMPLE_CHUNKS) -> tuple[float, int, float]:
     """``(estimated seconds to embed every live chunk, chunks, measured chunks/s)`` from a timed sample."""
-    texts = [row[0] for row in kb.store.db.execute("SELECT text FROM chunks ORDER BY id LIMIT ?", (sample,))]
+    texts = kb.store.sample_texts(sample)
     chunks = int(kb.status().get("chunks") or 0)
     if not texts or not chunks:
         return 0.0, chunks, 0.0
