@@ -154,7 +154,7 @@ def prompt_for(strategy: Any, question: str, at: int | None = None) -> list[dict
 
 
 def evaluate(strategy: Any, items: list[dict[str, Any]], key: str = "correct", at: int | None = None) -> dict[str, Any]:
-    from ragtune.evaluate.bootstrap import bootstrap_ci
+    from ragtune.evaluate.metrics.bootstrap import bootstrap_ci
 
     hits, seconds, tokens = [], [], []
     gen = strategy.pipeline.generator
@@ -253,8 +253,8 @@ def main() -> None:
     from ragtune.cli.main import cli
     from ragtune.llm.registry import load_generator
     from ragtune.strategies import load_strategies
-    from ragtune.tune.config import TrainConfig
-    from ragtune.tune.train import train
+    from ragtune.tune.training.config import TrainConfig
+    from ragtune.tune.training.train import train
 
     work = args.work or Path(tempfile.mkdtemp(prefix="ragtune-ki-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from ragtune.hardware import cpu_has_bf16
-    from ragtune.tune.config import TrainConfig
-    from ragtune.tune.train import train
+    from ragtune.tune.training.config import TrainConfig
+    from ragtune.tune.training.train import train
 
     work = Path(tempfile.mkdtemp(prefix="ragtune-lora-"))
     rows = []

@@ -44,6 +44,24 @@ ALLOWED: dict[str, frozenset[str]] = {
     "api": FOUNDATION | PEERS_BELOW_RAG | {"rag", "tune", "evaluate", "advise", "serve"},
 }
 
+# Inside a layer, its rooms: room → the rooms it may import (the package's __init__ may import any of them).
+# Metrics know nothing of how a comparison runs or is reported; training data knows nothing of training.
+ROOMS: dict[str, dict[str, frozenset[str]]] = {
+    "evaluate": {
+        "metrics": frozenset(),
+        "evalset": frozenset({"metrics"}),
+        "run": frozenset({"metrics", "evalset"}),
+        "report": frozenset({"metrics", "evalset"}),
+    },
+    "tune": {
+        "registry": frozenset(),
+        "data": frozenset(),
+        "training": frozenset({"data", "registry"}),
+        "staleness": frozenset({"data", "registry"}),
+        "generator": frozenset({"registry", "staleness"}),
+    },
+}
+
 # Top-level modules that belong to a layer named otherwise (the pipeline's room, until it is one package).
 LAYER_OF_MODULE = {"strategies": "rag", "knowledge_base": "rag"}
 
@@ -116,11 +134,33 @@ def _version_only(imp: Import) -> bool:
     return False
 
 
+def room_of(module: str) -> str | None:
+    """``ragtune.evaluate.run.compare`` → ``run``; None for the layer's package itself."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else None
+
+
+def _where(imp: Import) -> str:
+    shown = imp.path.relative_to(SRC.parent) if imp.path.is_relative_to(SRC.parent) else imp.path
+    return f"{shown}:{imp.line}"
+
+
 def violations(imports: list[Import]) -> list[str]:
     out = []
     for imp in imports:
         src, dst = layer_of(imp.importer), layer_of(imp.target)
-        if src == dst or (dst == "api" and _version_only(imp)):
+        if src == dst:
+            rooms = ROOMS.get(src)
+            mine, theirs = room_of(imp.importer), room_of(imp.target)
+            if rooms is None or mine is None or theirs is None or mine == theirs:
+                continue
+            if mine not in rooms or theirs not in rooms:
+                out.append(f"{imp.importer}: place {src}.{mine if mine not in rooms else theirs} in ROOMS")
+            elif theirs not in rooms[mine]:
+                arrow = f"{src}.{mine} → {src}.{theirs}"
+                out.append(f"{imp.importer} imports {imp.target} ({arrow} is not allowed) at {_where(imp)}")
+            continue
+        if dst == "api" and _version_only(imp):
             continue
         if src not in ALLOWED:
             out.append(f"{imp.importer}: layer {src!r} is not in the architecture table (tests/test_architecture.py)")
@@ -174,3 +214,10 @@ def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
     assert len(found) == 1
     assert found[0].startswith("ragtune.llm.probe imports ragtune.strategies (llm → rag is not allowed)")
     assert found[0].endswith(":5")
+
+
+def test_rooms_inside_a_layer_are_checked_too(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from ragtune.evaluate.run.scoring import score_answers\n")
+    found = violations(imports_of(probe, "ragtune.evaluate.metrics.probe"))
+    assert found and "(evaluate.metrics → evaluate.run is not allowed)" in found[0]

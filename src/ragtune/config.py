@@ -105,8 +105,9 @@ class Settings:
 
 
 # Sections owned elsewhere, each typed by its owner: [prompts] (ragtune.llm.prompts.PromptTemplates),
-# [strategies.NAME] (ragtune.strategies.StrategySpec), [train] (ragtune.tune.config.TrainConfig),
-# [prices] (ragtune.advise.cost.PriceSheet), [style] (ragtune.evaluate.style). [llm] and [evaluate] are read here.
+# [strategies.NAME] (ragtune.strategies.StrategySpec), [train] (ragtune.tune.training.config.TrainConfig),
+# [prices] (ragtune.advise.cost.PriceSheet), [style] (ragtune.evaluate.metrics.style).
+# [llm] and [evaluate] are read here.
 
 ENDPOINT_KEYS = ("base_url", "api_key_env", "timeout_s")
 

@@ -156,8 +156,8 @@ def test_one_lora_step_moves_the_adapter_and_leaves_the_base_weights(smollm2_dir
     import torch
     from safetensors.torch import load_file
 
-    from ragtune.tune.config import TrainConfig
-    from ragtune.tune.train import train
+    from ragtune.tune.training.config import TrainConfig
+    from ragtune.tune.training.train import train
 
     rows = [json.loads(line) for line in (EXAMPLE / "style.jsonl").read_text().splitlines()[:4]]
     data = tmp_path / "four.jsonl"

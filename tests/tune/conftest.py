@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from ragtune.llm.tiny import build_tiny_model
-from ragtune.tune.config import TrainConfig
-from ragtune.tune.train import TrainResult, train
+from ragtune.tune.training.config import TrainConfig
+from ragtune.tune.training.train import TrainResult, train
 
 REPO = Path(__file__).resolve().parents[2]
 HELPCENTER = REPO / "examples" / "helpcenter"

@@ -98,7 +98,7 @@ class Recommendation:
 
 def load_comparisons(summary: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
     """Paired quality differences from ``summary["comparisons"]`` (a list of
-    :meth:`ragtune.evaluate.bootstrap.Difference.as_dict` objects, with ``"metric": "quality"``)."""
+    :meth:`ragtune.evaluate.metrics.bootstrap.Difference.as_dict` objects, with ``"metric": "quality"``)."""
     items = summary.get("comparisons") or []
     if not isinstance(items, list):
         raise ConfigError('summary.json "comparisons": expected a list of {"a", "b", "diff", "significant", ...}')

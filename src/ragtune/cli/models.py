@@ -207,7 +207,7 @@ def merge(name: str, out_dir: Path, overwrite: bool, kb_path: Path | None) -> No
       ragtune models merge support-voice --out merged/support-voice
       ragtune ask "How do I share a folder?" --model hf:merged/support-voice
     """
-    from ragtune.tune.merge import merge_model
+    from ragtune.tune.training.merge import merge_model
 
     with _registry(kb_path) as registry:
         model = registry.get(name)

@@ -3,7 +3,7 @@ synthesized from a knowledge base.
 
 An unanswerable item (the right answer is to decline) is tagged ``unanswerable``, or has no sources and a
 declining reference answer ("The help center does not say."). :func:`build_eval_set` reuses the training-data
-synthesis (:func:`ragtune.tune.synth.synthesize`) and, given training data, drops every candidate question
+synthesis (:func:`ragtune.tune.data.synth.synthesize`) and, given training data, drops every candidate question
 that appears in it exactly or nearly (the same test as ``ragtune data check --eval``), so the two stay apart.
 """
 
@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragtune.errors import DatasetError
-from ragtune.evaluate.metrics import is_decline
+from ragtune.evaluate.metrics.answer import is_decline
 from ragtune.jsonl import iter_jsonl, write_jsonl
 from ragtune.llm.base import Generator
 from ragtune.llm.prompts import PromptTemplates
-from ragtune.tune.check import UserTurnIndex
-from ragtune.tune.dataset import ChatExample
-from ragtune.tune.similarity import DEFAULT_THRESHOLD
-from ragtune.tune.synth import Synthesis, sample_pairs, synthesize
+from ragtune.tune.data.check import UserTurnIndex
+from ragtune.tune.data.dataset import ChatExample
+from ragtune.tune.data.similarity import DEFAULT_THRESHOLD
+from ragtune.tune.data.synth import Synthesis, sample_pairs, synthesize
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
