@@ -1,4 +1,5 @@
-"""Shared fixtures: the real embedding model (loaded once per session) and hermetic knowledge bases."""
+"""Shared fixtures: the real embedding model and one tiny language model (each built once per session), and
+hermetic tests (every test runs in its own folder with no RAGTUNE_* settings)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from ragtune.config import Settings
 from ragtune.embed import Embedder, load_embedder
 from ragtune.knowledge_base import KnowledgeBase
 
+HELPCENTER = Path(__file__).resolve().parents[1] / "examples" / "helpcenter"
+
 # Cache locations, not settings: kept by `hermetic` and handed to child processes.
 CACHE_VARIABLES = ("RAGTUNE_CACHE", "RAGTUNE_HOME")
 
@@ -32,9 +35,10 @@ def embedder() -> Embedder:
     return load_embedder()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in ``tmp_path`` with no RAGTUNE_* settings, so no ragtune.toml or environment leaks in."""
+    """Every test runs in ``tmp_path`` with no RAGTUNE_* settings, so no ragtune.toml or environment leaks in.
+    Tests that write files there ask for it by name."""
     for name in list(os.environ):
         if name.startswith("RAGTUNE_") and name not in CACHE_VARIABLES:
             monkeypatch.delenv(name)
@@ -63,6 +67,18 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_") or k in CACHE_VARIABLES}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     return env
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one tiny language model of the suite: a Llama (64 wide, 2 layers, BPE vocabulary of 1024, 512-token
+    context) trained for 60 steps on the help-center docs, so it has some English; built once per session.
+
+    Read-only by convention: tests that need a differently built model build their own."""
+    from ragtune.llm.tiny import build_tiny_model
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    return build_tiny_model(out, train_steps=60, corpus=HELPCENTER / "docs", seed=0)
 
 
 @pytest.fixture(scope="session")

@@ -36,9 +36,9 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # 60 steps on the built-in text: enough for varied, word-like greedy output (random weights repeat "\n").
-    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", train_steps=60, seed=0)
+def tiny_path(tiny_model: Path) -> Path:
+    # The session's tiny model: 60 training steps give varied, word-like greedy output (random weights repeat "\n").
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,6 @@ QA = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random-weight model: only its tokenizer and config matter here."""
-    from ragtune.llm.tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
 def ex(q: str, a: str, system: str | None = "Be brief.") -> dict[str, Any]:
     head = [{"role": "system", "content": system}] if system else []
     return {"messages": [*head, {"role": "user", "content": q}, {"role": "assistant", "content": a}]}
