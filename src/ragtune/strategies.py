@@ -37,7 +37,7 @@ from ragtune.errors import ConfigError
 from ragtune.llm.base import GenerationOptions, Message
 from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates, template_named
-from ragtune.llm.registry import base_model, load_generator
+from ragtune.llm.registry import base_model, check_generator, load_generator
 from ragtune.rag import Answer, RagPipeline
 from ragtune.search.query import Query
 
@@ -163,7 +163,9 @@ class Strategy:
                     settings = {k: v for k, v in settings.items() if v is not None}
                 elif s.generator != "extractive":
                     settings = {"batch_size": s.batch_size, "dtype": s.dtype}
-                # ft:NAME resolves through the KB's model registry (its backend is registered by ragtune.tune).
+                # ft:NAME resolves through the KB's model registry (its backend is registered by ragtune.tune);
+                # its check warns, once per process, when the model is stale. It never fails the answer.
+                check_generator(s.generator, kb=self.kb)
                 generator = load_generator(
                     s.generator, adapter=s.adapter, embed=self.kb.embedder.embed, kb=self.kb, **settings
                 )

@@ -22,6 +22,7 @@ a model loads once per process.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from ragtune.llm.bundled import BUNDLED, resolve_model
 from ragtune.llm.spec import ModelSpec
 
 ENTRY_POINT_GROUP = "ragtune.generators"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,6 +61,8 @@ class GeneratorBackend:
     (spec, adapter, settings) — off for a spec that resolves to another (its target is cached instead).
     ``tokenizer(spec)``: the local tokenizer's name or path, None when the backend has none (counts are then
     estimated). ``base_model(spec, kb_dir)``: the spec of the model underneath (a fine-tuned model's base).
+    ``check(spec, kb)``: run whenever a pipeline is built on this spec, before loading (``ft:`` warns when the model
+    is stale against the knowledge base); it must never fail the answer.
     """
 
     load: Callable[[ModelSpec, GeneratorContext], Generator]
@@ -66,6 +70,7 @@ class GeneratorBackend:
     cache: bool = True
     tokenizer: Callable[[ModelSpec], str | None] | None = None
     base_model: Callable[[ModelSpec, Any], str] | None = None
+    check: Callable[[ModelSpec, Any], None] | None = None
 
 
 def _load_extractive(spec: ModelSpec, context: GeneratorContext) -> Generator:
@@ -195,6 +200,17 @@ def base_model(spec: str, kb_dir: Any) -> str:
     except ConfigError:
         return spec
     return backend.base_model(ModelSpec.parse(spec), kb_dir) if backend.base_model is not None else spec
+
+
+def check_generator(spec: str | ModelSpec, *, kb: Any = None) -> None:
+    """Run ``spec``'s backend check against ``kb`` (e.g. ``ft:``'s staleness warning). Never raises: an unknown
+    spec is reported where it is loaded, and a failed check is logged at debug level."""
+    try:
+        backend = backend_for(spec)
+        if backend.check is not None:
+            backend.check(ModelSpec.parse(spec), kb)
+    except Exception as exc:  # a check informs; it must not stop an answer
+        log.debug("generator check for %s failed: %s", spec, exc)
 
 
 def load_generator(

@@ -19,16 +19,21 @@ def _kb_dir(kb: Any) -> Any:
 
 
 def _load_ft(spec: ModelSpec, context: GeneratorContext) -> Generator:
-    """The registered model's base (``hf:`` spec or merged checkpoint) with its adapter; warns once when stale."""
+    """The registered model's base (``hf:`` spec or merged checkpoint) with its adapter."""
     from ragtune.tune.registry import resolve_ft
-    from ragtune.tune.staleness import warn_if_stale
 
     if context.kb is None:
         raise ConfigError(f"{spec}: a fine-tuned model is found through a knowledge base's registry; none was given")
     target, adapter = resolve_ft(str(spec), _kb_dir(context.kb))
-    if hasattr(context.kb, "store") or hasattr(context.kb, "head"):  # a KnowledgeBase or a Store, not a bare path
-        warn_if_stale(context.kb, str(spec))  # once per process; never fails the answer
     return load_generator(target, adapter=adapter, embed=context.embed, **context.settings)
+
+
+def _check_ft(spec: ModelSpec, kb: Any) -> None:
+    """Warn (once per model and KB per process) when the model is stale against ``kb``; never fails."""
+    from ragtune.tune.staleness import warn_if_stale
+
+    if hasattr(kb, "store") or hasattr(kb, "head"):  # a KnowledgeBase or a Store, not a bare path
+        warn_if_stale(kb, str(spec))
 
 
 def _base_model(spec: ModelSpec, kb_dir: Any) -> str:
@@ -41,4 +46,6 @@ def _base_model(spec: ModelSpec, kb_dir: Any) -> str:
         return str(spec)
 
 
-FT = GeneratorBackend(_load_ft, settings=("batch_size", "dtype", "device"), cache=False, base_model=_base_model)
+FT = GeneratorBackend(
+    _load_ft, settings=("batch_size", "dtype", "device"), cache=False, base_model=_base_model, check=_check_ft
+)
