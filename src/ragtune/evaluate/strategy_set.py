@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ragtune.errors import ConfigError
-from ragtune.strategies import (
+from ragtune.rag.strategies import (
     DECODING_KEYS,
     DEFAULT_STRATEGY,
     Strategy,
