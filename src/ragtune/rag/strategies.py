@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from ragtune.config import Settings, raw_config
 from ragtune.embed.base import Embedder
@@ -155,7 +155,7 @@ class Strategy:
     """A named way of answering with one :class:`~ragtune.rag.pipeline.RagPipeline`; builds it (loading the model) on
     first use. Implements :class:`StrategyProtocol`."""
 
-    accepts: ClassVar[frozenset[str]] = frozenset({"k", "mode"})
+    accepts: frozenset[str] = frozenset({"k", "mode"})
 
     def __init__(self, spec: StrategySpec, kb: KnowledgeSource, templates: PromptTemplates) -> None:
         self.spec = spec
