@@ -83,9 +83,9 @@ class ChunkIndex:
                 texts = [indexed_text(ctx, text) for _, ctx, text, _ in rows]
                 missing = [i for i, r in enumerate(rows) if r[3] is None]
                 vectors = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
-                for i, r in enumerate(rows):
-                    if r[3] is not None:
-                        vectors[i] = r[3]
+                for i, (_, _, _, vector) in enumerate(rows):
+                    if vector is not None:
+                        vectors[i] = vector
                 if missing:  # stored under another embedder: embed now and cache
                     fresh = self.embedder.embed([texts[i] for i in missing], progress=progress)
                     vectors[missing] = fresh
