@@ -42,6 +42,7 @@ from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates, template_named
 from ragtune.llm.registry import load_generator
 from ragtune.rag.pipeline import Answer, RagPipeline
+from ragtune.search.passage import Passage
 from ragtune.search.query import Query
 from ragtune.search.retriever import Retriever
 
@@ -99,7 +100,8 @@ class StrategySpec:
 
 class KnowledgeSource(Protocol):
     """What a strategy needs of the knowledge base it answers from (``KnowledgeBase`` is one): its settings,
-    folder, store, embedder and retriever. A protocol, so strategies need not import the facade above them."""
+    folder, store, embedder and retriever (and ``search``, which the evaluation runner calls on ``strategy.kb``).
+    A protocol, so strategies need not import the facade above them."""
 
     settings: Settings
 
@@ -114,6 +116,15 @@ class KnowledgeSource(Protocol):
 
     @property
     def retriever(self) -> Retriever: ...
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> list[Passage]: ...
 
 
 class StrategyProtocol(Protocol):
