@@ -252,7 +252,7 @@ def main() -> None:
     from ragtune import KnowledgeBase
     from ragtune.cli.main import cli
     from ragtune.llm.registry import load_generator
-    from ragtune.strategies import load_strategies
+    from ragtune.rag.strategies import load_strategies
     from ragtune.tune.training.config import TrainConfig
     from ragtune.tune.training.train import train
 
@@ -324,7 +324,7 @@ def main() -> None:
         "raft+rag": ("ft:ki-raft", True),
     }
     config_toml = {"strategies": {n: {"generator": g, "retrieve": r} for n, (g, r) in conditions.items()}}
-    from ragtune.strategies import with_model_defaults
+    from ragtune.rag.strategies import with_model_defaults
 
     for name, (g, r) in conditions.items():
         table = with_model_defaults("smollm2", {}, {"generator": g, "retrieve": r})

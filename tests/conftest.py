@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -96,3 +98,32 @@ def smollm2(smollm2_dir: Path) -> Any:
     from ragtune.llm.registry import load_generator
 
     return load_generator("smollm2", dtype="fp32")
+
+
+class HashEmbedder:
+    """A deterministic stand-in for the embedding model: hashed bag of words, unit length, no model to load.
+
+    Store, ingest and search tests that are about bookkeeping, not relevance, use it to stay fast."""
+
+    id = "test-hash-64"
+    dim = 64
+    max_tokens = 256
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                out[i, zlib.crc32(word.strip(".,?!#").encode()) % self.dim] += 1.0
+            out[i, 0] += 1e-3  # never the zero vector
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+
+@pytest.fixture(scope="session")
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()

@@ -62,12 +62,12 @@ ROOMS: dict[str, dict[str, frozenset[str]]] = {
     },
 }
 
-# Top-level modules that belong to a layer named otherwise (the pipeline's room, until it is one package).
-LAYER_OF_MODULE = {"strategies": "rag", "knowledge_base": "rag"}
+# Top-level modules that belong to a layer named otherwise: the facade over the pipeline.
+LAYER_OF_MODULE = {"knowledge_base": "rag"}
 
 
 def layer_of(module: str) -> str:
-    """``ragtune.search.index`` → ``search``; ``ragtune.strategies`` → ``rag``; ``ragtune`` → ``api``."""
+    """``ragtune.search.index`` → ``search``; ``ragtune.rag.strategies`` → ``rag``; ``ragtune`` → ``api``."""
     parts = module.split(".")
     if parts == ["ragtune"]:
         return "api"
@@ -208,11 +208,11 @@ def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
         "from . import base\n"
         "def f():\n"
         "    if True:\n"
-        "        from ragtune.strategies import load_strategies\n"
+        "        from ragtune.rag.strategies import load_strategies\n"
     )
     found = violations(imports_of(probe, "ragtune.llm.probe"))
     assert len(found) == 1
-    assert found[0].startswith("ragtune.llm.probe imports ragtune.strategies (llm → rag is not allowed)")
+    assert found[0].startswith("ragtune.llm.probe imports ragtune.rag.strategies (llm → rag is not allowed)")
     assert found[0].endswith(":5")
 
 

@@ -105,7 +105,7 @@ class Settings:
 
 
 # Sections owned elsewhere, each typed by its owner: [prompts] (ragtune.llm.prompts.PromptTemplates),
-# [strategies.NAME] (ragtune.strategies.StrategySpec), [train] (ragtune.tune.training.config.TrainConfig),
+# [strategies.NAME] (ragtune.rag.strategies.StrategySpec), [train] (ragtune.tune.training.config.TrainConfig),
 # [prices] (ragtune.advise.cost.PriceSheet), [style] (ragtune.evaluate.metrics.style).
 # [llm] and [evaluate] are read here.
 

@@ -20,7 +20,7 @@ from ragtune.search.retriever import Retriever
 
 if TYPE_CHECKING:
     from ragtune.rag import Answer
-    from ragtune.strategies import Strategy
+    from ragtune.rag.strategies import Strategy
 
 
 class KnowledgeBase:
@@ -80,8 +80,8 @@ class KnowledgeBase:
         return self._retriever
 
     def strategies(self, *, model: str | None = None, adapter: str | None = None) -> dict[str, Strategy]:
-        """The strategies this KB can answer with (built-ins + ragtune.toml); see ``ragtune.strategies``."""
-        from ragtune.strategies import load_strategies
+        """The strategies this KB can answer with (built-ins + ragtune.toml); see ``ragtune.rag.strategies``."""
+        from ragtune.rag.strategies import load_strategies
 
         if model or adapter:
             return load_strategies(self, model=model, adapter=adapter)
@@ -188,7 +188,7 @@ class KnowledgeBase:
 
         ``k`` and ``mode`` override the strategy's retrieval settings for this call.
         """
-        from ragtune.strategies import DEFAULT_STRATEGY
+        from ragtune.rag.strategies import DEFAULT_STRATEGY
 
         # A bad --at fails before any model loads; the version resolved here is not looked up again.
         version = self.store.check_version(at) if at is not None else None

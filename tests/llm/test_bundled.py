@@ -125,7 +125,7 @@ def test_rag_answer_quotes_the_number_in_its_source(open_kb: Any, tmp_path: Path
     )
     kb = open_kb(tmp_path / "kb")
     kb.ingest([docs])
-    from ragtune.strategies import load_strategies
+    from ragtune.rag.strategies import load_strategies
 
     strategies = load_strategies(kb, model="smollm2", config={})
     answer = strategies["rag"].ask("How much does the Orbit plan cost?")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from ragtune.cli.main import cli
 from ragtune.errors import ConfigError, NotFoundError
 from ragtune.llm.hf import HFGenerator
-from ragtune.strategies import load_strategies
+from ragtune.rag.strategies import load_strategies
 from ragtune.tune.registry import ModelRegistry, RegisteredModel, resolve_ft
 from ragtune.tune.training.merge import merge_model
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,9 +83,9 @@ class ChunkIndex:
                 texts = [indexed_text(ctx, text) for _, ctx, text, _ in rows]
                 missing = [i for i, r in enumerate(rows) if r[3] is None]
                 vectors = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
-                for i, r in enumerate(rows):
-                    if r[3] is not None:
-                        vectors[i] = r[3]
+                for i, (_, _, _, vector) in enumerate(rows):
+                    if vector is not None:
+                        vectors[i] = vector
                 if missing:  # stored under another embedder: embed now and cache
                     fresh = self.embedder.embed([texts[i] for i in missing], progress=progress)
                     vectors[missing] = fresh
@@ -123,7 +124,7 @@ class ChunkIndex:
             live._revisions = self.store.revision_fields(np.unique(live.passage_rev).tolist())
         return live._revisions
 
-    def allowed(self, live: LiveSet, filters: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
+    def allowed(self, live: LiveSet, filters: Mapping[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
         """(chunk mask, passage mask) of what a query may return at this version under ``filters``."""
         if not filters:
             return live.mask_for(self.size), np.ones(len(live.passage_ids), dtype=bool)
@@ -135,7 +136,7 @@ class ChunkIndex:
         return mask, passage_ok
 
 
-def matches(fields: dict[str, Any], filters: dict[str, Any]) -> bool:
+def matches(fields: dict[str, Any], filters: Mapping[str, Any]) -> bool:
     """True when every filter holds. A value may be a glob (``billing/*``) or a list of alternatives."""
     for key, wanted in filters.items():
         have = fields.get(key)

@@ -76,7 +76,7 @@ class Retriever:
         if not query.text.strip() or version == 0:
             return SearchResult(query, version, [])
         live = self.index.live(version)
-        chunk_ok, passage_ok = self.index.allowed(live, dict(query.filters) if query.filters else None)
+        chunk_ok, passage_ok = self.index.allowed(live, query.filters)
         depth = max(self.settings.depth, k)
         started = {name: self.legs[name].begin(query.text) for name in reversed(legs)}  # the slow one first
         rankings: dict[str, Ranking] = {

@@ -26,15 +26,15 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragtune import __version__
+from ragtune.rag.strategies import DEFAULT_STRATEGY
 from ragtune.search.query import Query
 from ragtune.serve import chat
 from ragtune.serve.errors import ApiError, install_error_handlers
 from ragtune.serve.schemas import AskRequest, ChatCompletionRequest, SearchRequest
-from ragtune.strategies import DEFAULT_STRATEGY
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
-    from ragtune.strategies import StrategyProtocol as Strategy
+    from ragtune.rag.strategies import StrategyProtocol as Strategy
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

@@ -14,7 +14,7 @@ from ragtune.evaluate.run.freshness import ChangeSet, probe_freshness, verdict
 from ragtune.llm.base import Generation, GenerationOptions, Message
 from ragtune.llm.prompts import PromptTemplates
 from ragtune.rag import RagPipeline
-from ragtune.strategies import Strategy, StrategySpec
+from ragtune.rag.strategies import Strategy, StrategySpec
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "helpcenter"
 CHANGE = EXAMPLE / "changes" / "01-team-price-increase"

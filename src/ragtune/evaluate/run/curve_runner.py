@@ -18,7 +18,7 @@ from ragtune.errors import ConfigError
 from ragtune.evaluate.metrics.style import StyleReference
 from ragtune.evaluate.run.learning_curve import learning_curve
 from ragtune.evaluate.run.runner import run_strategy, score_records
-from ragtune.strategies import DECODING_KEYS, Strategy, StrategySpec, with_model_defaults
+from ragtune.rag.strategies import DECODING_KEYS, Strategy, StrategySpec, with_model_defaults
 
 if TYPE_CHECKING:
     from ragtune.evaluate.evalset import EvalItem

@@ -36,7 +36,7 @@ from ragtune.evaluate.metrics.answer import squad_normalize
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
-    from ragtune.strategies import Strategy
+    from ragtune.rag.strategies import Strategy
 
 VERDICTS = ("fresh", "old-fact", "stale")
 
@@ -124,7 +124,7 @@ def probe_freshness(
     (default: same spec, same prompt templates).
     """
     from ragtune.knowledge_base import KnowledgeBase
-    from ragtune.strategies import Strategy
+    from ragtune.rag.strategies import Strategy
 
     retrain_seconds = retrain_seconds or {}
     missing = [f for f in change.files if f not in kb.documents()]

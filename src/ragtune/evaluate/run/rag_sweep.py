@@ -23,7 +23,7 @@ from ragtune.errors import ConfigError
 from ragtune.evaluate.evalset import EvalItem, read_eval_set
 from ragtune.evaluate.metrics.bootstrap import summarize_metrics
 from ragtune.evaluate.run.runner import run_strategy, score_records
-from ragtune.strategies import Strategy, StrategySpec, with_model_defaults
+from ragtune.rag.strategies import Strategy, StrategySpec, with_model_defaults
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase

@@ -34,7 +34,7 @@ from ragtune.llm.base import Generator
 if TYPE_CHECKING:
     from ragtune.evaluate.evalset import EvalItem
     from ragtune.rag import Answer
-    from ragtune.strategies import Strategy
+    from ragtune.rag.strategies import Strategy
 
 QUALITY_METRICS = ("semantic", "f1", "em", "judge")
 

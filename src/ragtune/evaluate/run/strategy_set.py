@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ragtune.config import LLMSettings
 from ragtune.errors import ConfigError
 from ragtune.llm.spec import ModelSpec
-from ragtune.strategies import (
+from ragtune.rag.strategies import (
     DECODING_KEYS,
     DEFAULT_STRATEGY,
     Strategy,

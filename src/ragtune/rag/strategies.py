@@ -30,19 +30,21 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
-from ragtune.config import raw_config
+from ragtune.config import Settings, raw_config
+from ragtune.embed.base import Embedder
 from ragtune.errors import ConfigError
+from ragtune.kb.store import Store
 from ragtune.llm.base import GenerationOptions, Message
 from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates, template_named
 from ragtune.llm.registry import base_model, check_generator, load_generator
-from ragtune.rag import Answer, RagPipeline
+from ragtune.rag.pipeline import Answer, RagPipeline
+from ragtune.search.passage import Passage
 from ragtune.search.query import Query
-
-if TYPE_CHECKING:
-    from ragtune.knowledge_base import KnowledgeBase
+from ragtune.search.retriever import Retriever
 
 DEFAULT_STRATEGY = "rag-extractive"
 
@@ -96,6 +98,35 @@ class StrategySpec:
             raise ConfigError(f"[strategies.{name}]: {exc}") from exc
 
 
+class KnowledgeSource(Protocol):
+    """What a strategy needs of the knowledge base it answers from (``KnowledgeBase`` is one): its settings,
+    folder, store, embedder and retriever (and ``search``, which the evaluation runner calls on ``strategy.kb``).
+    A protocol, so strategies need not import the facade above them."""
+
+    settings: Settings
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def retriever(self) -> Retriever: ...
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str | None = None,
+        at: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> list[Passage]: ...
+
+
 class StrategyProtocol(Protocol):
     """What answers questions by name (``--strategy``, the HTTP API's ``model``).
 
@@ -132,12 +163,12 @@ class StrategyProtocol(Protocol):
 
 
 class Strategy:
-    """A named way of answering with one :class:`~ragtune.rag.RagPipeline`; builds it (loading the model) on
+    """A named way of answering with one :class:`~ragtune.rag.pipeline.RagPipeline`; builds it (loading the model) on
     first use. Implements :class:`StrategyProtocol`."""
 
-    accepts: ClassVar[frozenset[str]] = frozenset({"k", "mode"})
+    accepts: frozenset[str] = frozenset({"k", "mode"})
 
-    def __init__(self, spec: StrategySpec, kb: KnowledgeBase, templates: PromptTemplates) -> None:
+    def __init__(self, spec: StrategySpec, kb: KnowledgeSource, templates: PromptTemplates) -> None:
         self.spec = spec
         self.name = spec.name
         self.uses_retrieval = spec.retrieve
@@ -192,7 +223,8 @@ class Strategy:
         **fields: Any,
     ) -> Answer:
         """Answer the last user message; ``query`` or its fields as keywords (``at=``, ``k=``, ...)."""
-        return self.pipeline.answer(messages, Query.of(query, **fields), options=options)
+        query = Query.of(query, **fields)  # a misspelt field fails before any model loads
+        return self.pipeline.answer(messages, query, options=options)
 
     def stream(
         self,
@@ -202,7 +234,8 @@ class Strategy:
         options: GenerationOptions | None = None,
         **fields: Any,
     ) -> Iterator[str | Answer]:
-        return self.pipeline.stream(messages, Query.of(query, **fields), options=options)
+        query = Query.of(query, **fields)
+        return self.pipeline.stream(messages, query, options=options)
 
     def ask(self, question: str, **kw: Any) -> Answer:
         return self.answer([{"role": "user", "content": question}], **kw)
@@ -318,7 +351,7 @@ def base_model_of(spec: str, kb_dir: Any) -> str:
 
 
 def load_strategies(
-    kb: KnowledgeBase,
+    kb: KnowledgeSource,
     *,
     model: str | None = None,
     adapter: str | None = None,
