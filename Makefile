@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - install (if needed) and run the guided demo on examples/helpcenter"
 	@echo "make demo-tune - fine-tune the bundled SmolLM2 on examples/helpcenter/style.jsonl, register it, ask it"
 	@echo "make test   - install (if needed) and run the whole test suite"
-	@echo "make lint   - ruff + mypy"
+	@echo "make lint   - ruff + mypy + the import contract (tests/test_architecture.py)"
 	@echo "make compare - the whole RAG vs fine-tuning comparison on examples/helpcenter (SmolLM2, CPU)"
 	@echo "make compare-quick - the same with fewer questions and smaller training sets"
 	@echo "make bench  - retrieval/ingest/latency benchmarks (needs ../shared/data)"
@@ -48,10 +48,12 @@ compare-quick: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# The import contract (tests/test_architecture.py) reads the sources with ast; --noconftest keeps it to a second.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider --noconftest tests/test_architecture.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -76,7 +76,7 @@ def numbers(text: str) -> set[str]:
 
 def numbers_stated(results: Path, names: list[str]) -> dict[str, Any]:
     """Per strategy: share of number-bearing answerable questions whose answer states all the reference's numbers."""
-    from ragtune.evaluate.bootstrap import bootstrap_ci, paired_bootstrap
+    from ragtune.evaluate.metrics.bootstrap import bootstrap_ci, paired_bootstrap
 
     hits: dict[str, list[float]] = {}
     for name in names:

@@ -141,7 +141,7 @@ def main() -> None:
     import torch
 
     from ragtune import KnowledgeBase
-    from ragtune.embed.sentence import cpu_has_bf16
+    from ragtune.hardware import cpu_has_bf16
     from ragtune.llm.bundled import ensure_converted
     from ragtune.llm.hf import HFGenerator
 

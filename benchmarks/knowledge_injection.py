@@ -154,7 +154,7 @@ def prompt_for(strategy: Any, question: str, at: int | None = None) -> list[dict
 
 
 def evaluate(strategy: Any, items: list[dict[str, Any]], key: str = "correct", at: int | None = None) -> dict[str, Any]:
-    from ragtune.evaluate.bootstrap import bootstrap_ci
+    from ragtune.evaluate.metrics.bootstrap import bootstrap_ci
 
     hits, seconds, tokens = [], [], []
     gen = strategy.pipeline.generator
@@ -252,9 +252,9 @@ def main() -> None:
     from ragtune import KnowledgeBase
     from ragtune.cli.main import cli
     from ragtune.llm.registry import load_generator
-    from ragtune.strategies import load_strategies
-    from ragtune.tune.config import TrainConfig
-    from ragtune.tune.train import train
+    from ragtune.rag.strategies import load_strategies
+    from ragtune.tune.training.config import TrainConfig
+    from ragtune.tune.training.train import train
 
     work = args.work or Path(tempfile.mkdtemp(prefix="ragtune-ki-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -324,7 +324,7 @@ def main() -> None:
         "raft+rag": ("ft:ki-raft", True),
     }
     config_toml = {"strategies": {n: {"generator": g, "retrieve": r} for n, (g, r) in conditions.items()}}
-    from ragtune.strategies import with_model_defaults
+    from ragtune.rag.strategies import with_model_defaults
 
     for name, (g, r) in conditions.items():
         table = with_model_defaults("smollm2", {}, {"generator": g, "retrieve": r})

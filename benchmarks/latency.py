@@ -56,14 +56,14 @@ def build_synthetic(path: Path, n_chunks: int, dim: int, embedder_id: str, seed:
     """Write ``n_chunks`` chunks (4 per document) straight through the store API. Returns seconds."""
     from ragtune.kb.document import Chunk, Document
     from ragtune.kb.ingest import chunk_context
-    from ragtune.kb.store import Store, chunk_hash
+    from ragtune.kb.store import chunk_hash, open_store
 
     shutil.rmtree(path, ignore_errors=True)
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     pool = sentences()
     flat = [s for _, ss in pool for s in ss]
-    store = Store(path, create=True)
+    store = open_store(path, create=True)
     t = time.perf_counter()
     per_doc = 4
     changes: dict[str, int | None] = {}
@@ -104,8 +104,6 @@ def timed_search(kb: Any, queries: list[str], k: int, mode: str = "hybrid") -> l
 
 def stages(kb: Any, queries: list[str], k: int) -> dict[str, float]:
     """Median ms of each stage of a hybrid search, timed one stage at a time (Retriever internals)."""
-    from ragtune.search import fusion
-
     r = kb.retriever
     per: dict[str, list[float]] = {
         "version + live set": [],
@@ -123,12 +121,14 @@ def stages(kb: Any, queries: list[str], k: int) -> dict[str, float]:
         t1 = time.perf_counter()
         qvec = r.embedder.embed_query(q)
         t2 = time.perf_counter()
-        lex = r._lexical(q, live, chunk_ok, depth)
+        lexical = r.legs["lexical"]
+        lex = lexical.rank(lexical.begin(q), live, chunk_ok, depth)
         t3 = time.perf_counter()
         dense = r.index.dense.search(qvec, chunk_ok, depth)
         t4 = time.perf_counter()
-        pos, sc = fusion.rrf([lex[0], dense[0]], r.settings.rrf_k)
-        r._passages(pos, sc, {"lexical": lex, "dense": dense}, live, passage_ok, k)
+        rankings = {"lexical": lex, "dense": dense}
+        pos, sc = r.fuse(rankings, r.settings)
+        r._passages(pos, sc, rankings, live, passage_ok, k)
         t5 = time.perf_counter()
         for name, a, b in zip(per, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
             per[name].append((b - a) * 1000)

@@ -27,9 +27,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     args = parser.parse_args()
 
-    from ragtune.embed.sentence import cpu_has_bf16
-    from ragtune.tune.config import TrainConfig
-    from ragtune.tune.train import train
+    from ragtune.hardware import cpu_has_bf16
+    from ragtune.tune.training.config import TrainConfig
+    from ragtune.tune.training.train import train
 
     work = Path(tempfile.mkdtemp(prefix="ragtune-lora-"))
     rows = []

@@ -34,10 +34,10 @@ def main() -> None:
 
     import torch
 
-    from ragtune.embed.sentence import cpu_has_bf16
+    from ragtune.hardware import cpu_has_bf16
     from ragtune.llm.tiny import build_tiny_model
-    from ragtune.tune.config import TrainConfig
-    from ragtune.tune.train import train
+    from ragtune.tune.training.config import TrainConfig
+    from ragtune.tune.training.train import train
 
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="ragtune-train-speed-"))

@@ -73,7 +73,7 @@ def ragtune(*args: str, check: bool = True) -> int:
 def heldout_split(profile: dict[str, object]) -> Path:
     """Write the eval questions the RAG settings were not chosen on (and, quick, only some of them)."""
     from ragtune.evaluate.evalset import read_eval_set
-    from ragtune.evaluate.rag_sweep import split_eval
+    from ragtune.evaluate.run.rag_sweep import split_eval
 
     items = read_eval_set(HELPCENTER / "eval.jsonl")
     _, held = split_eval(items, 1 / 3, seed=0)  # the split `ragtune sweep --rag` used (its defaults)

@@ -52,7 +52,7 @@ def ragtune(*args: str) -> None:
 def before_and_after(held_out: Path) -> dict[str, object]:
     """Sign-off rate and style similarity of base vs fine-tuned answers to the held-out questions."""
     from ragtune.embed import load_embedder
-    from ragtune.evaluate.style import StyleReference, read_style_examples
+    from ragtune.evaluate.metrics.style import StyleReference, read_style_examples
     from ragtune.llm.base import GenerationOptions, generate_many
     from ragtune.llm.registry import load_generator
     from ragtune.tune.registry import resolve_ft

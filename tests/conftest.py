@@ -1,13 +1,16 @@
-"""Shared fixtures: the real embedding model (loaded once per session) and hermetic knowledge bases."""
+"""Shared fixtures: the real embedding model and one tiny language model (each built once per session), and
+hermetic tests (every test runs in its own folder with no RAGTUNE_* settings)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,6 +25,8 @@ from ragtune.config import Settings
 from ragtune.embed import Embedder, load_embedder
 from ragtune.knowledge_base import KnowledgeBase
 
+HELPCENTER = Path(__file__).resolve().parents[1] / "examples" / "helpcenter"
+
 # Cache locations, not settings: kept by `hermetic` and handed to child processes.
 CACHE_VARIABLES = ("RAGTUNE_CACHE", "RAGTUNE_HOME")
 
@@ -32,9 +37,10 @@ def embedder() -> Embedder:
     return load_embedder()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in ``tmp_path`` with no RAGTUNE_* settings, so no ragtune.toml or environment leaks in."""
+    """Every test runs in ``tmp_path`` with no RAGTUNE_* settings, so no ragtune.toml or environment leaks in.
+    Tests that write files there ask for it by name."""
     for name in list(os.environ):
         if name.startswith("RAGTUNE_") and name not in CACHE_VARIABLES:
             monkeypatch.delenv(name)
@@ -66,6 +72,18 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one tiny language model of the suite: a Llama (64 wide, 2 layers, BPE vocabulary of 1024, 512-token
+    context) trained for 60 steps on the help-center docs, so it has some English; built once per session.
+
+    Read-only by convention: tests that need a differently built model build their own."""
+    from ragtune.llm.tiny import build_tiny_model
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    return build_tiny_model(out, train_steps=60, corpus=HELPCENTER / "docs", seed=0)
+
+
+@pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """The bundled SmolLM2-135M-Instruct, converted once per session into the per-run RAGTUNE_HOME."""
     from ragtune.llm.bundled import ensure_converted
@@ -80,3 +98,32 @@ def smollm2(smollm2_dir: Path) -> Any:
     from ragtune.llm.registry import load_generator
 
     return load_generator("smollm2", dtype="fp32")
+
+
+class HashEmbedder:
+    """A deterministic stand-in for the embedding model: hashed bag of words, unit length, no model to load.
+
+    Store, ingest and search tests that are about bookkeeping, not relevance, use it to stay fast."""
+
+    id = "test-hash-64"
+    dim = 64
+    max_tokens = 256
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                out[i, zlib.crc32(word.strip(".,?!#").encode()) % self.dim] += 1.0
+            out[i, 0] += 1e-3  # never the zero vector
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+
+@pytest.fixture(scope="session")
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()

@@ -232,7 +232,7 @@ def test_two_writers_and_readers_never_see_a_torn_document(
     )
 
     # Final state: sound, every version a whole one, and the files' latest contents one ingest away.
-    db = kb.store.db
+    db = kb.store._db
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     counts = kb.store.counts(embedder.id)
     assert counts["chunks"] == counts["fts"] == counts["vectors"]

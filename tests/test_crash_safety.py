@@ -169,7 +169,7 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
 
 def check_store(kb: KnowledgeBase, embedder_id: str) -> None:
     """The store is sound: SQLite and FTS integrity, counts agree, every revision written whole."""
-    db = kb.store.db
+    db = kb.store._db
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")  # raises when corrupt
     counts = kb.store.counts(embedder_id)

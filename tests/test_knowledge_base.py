@@ -91,7 +91,7 @@ def test_store_counts_agree_after_ingest(kb: KnowledgeBase, embedder: Embedder) 
     assert counts["documents"] == len(CORPUS)
     assert counts["chunks"] == counts["fts"] == counts["vectors"] > 0
     assert kb.store.chunks_missing_vectors(embedder.id) == []
-    assert kb.store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert kb.store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_editing_one_file_makes_one_version_with_that_document_updated(kb: KnowledgeBase, docs: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ class LoaderSettings:
 class SearchSettings:
     mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical"})
     k: int = field(default=10, metadata={"help": "passages returned"})
-    fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted"})
+    fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted | a registered fusion"})
+    rerank: str = field(default="none", metadata={"help": "none | a registered reranker (ragtune.search.rerank)"})
     rrf_k: int = field(default=60, metadata={"help": "RRF constant"})
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
@@ -73,6 +75,17 @@ class AnswerSettings:
 
 
 @dataclass
+class StoreSettings:
+    backend: str = field(
+        default="sqlite", metadata={"help": "store backend by name (registered in ragtune.kb.store; built in: sqlite)"}
+    )
+    url: str = field(
+        default="",
+        metadata={"help": "BACKEND://LOCATION, e.g. sqlite:///kb/dir; its scheme names the backend (default: the KB)"},
+    )
+
+
+@dataclass
 class Settings:
     """All settings, one dataclass per ``ragtune.toml`` section."""
 
@@ -81,6 +94,7 @@ class Settings:
     loaders: LoaderSettings = field(default_factory=LoaderSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     source: str | None = None  # the ragtune.toml these came from, if any
 
     def replace(self, section: str, **values: Any) -> Settings:
@@ -88,6 +102,73 @@ class Settings:
         current = getattr(self, section)
         clean = {k: v for k, v in values.items() if v is not None}
         return dataclasses.replace(self, **{section: dataclasses.replace(current, **clean)})
+
+
+# Sections owned elsewhere, each typed by its owner: [prompts] (ragtune.llm.prompts.PromptTemplates),
+# [strategies.NAME] (ragtune.rag.strategies.StrategySpec), [train] (ragtune.tune.training.config.TrainConfig),
+# [prices] (ragtune.advise.cost.PriceSheet), [style] (ragtune.evaluate.metrics.style).
+# [llm] and [evaluate] are read here.
+
+ENDPOINT_KEYS = ("base_url", "api_key_env", "timeout_s")
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """``[llm]``: the model strategies answer with, the endpoint it is served from, and (every other key, kept in
+    ``table``) defaults for the strategies built on it, checked where a ``StrategySpec`` is made.
+
+    The one place ``[llm]`` is read: generator backends take the endpoint from :meth:`endpoint`, strategies their
+    defaults from :meth:`strategy_defaults` (so ``compare --judge openai:…`` reaches the same server as ``ask``)."""
+
+    model: str | None = None
+    adapter: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float | None = None
+    table: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None = None) -> LLMSettings:
+        """From the parsed ragtune.toml (default: :func:`raw_config`)."""
+        section = (raw_config() if config is None else config).get("llm") or {}
+        if not isinstance(section, dict):
+            raise ConfigError("[llm] must be a table")
+        typed: dict[str, Any] = {}
+        for key in ("model", "adapter", "base_url", "api_key_env"):
+            value = section.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"[llm] {key} = {value!r}: expected a string")
+            typed[key] = value
+        timeout = section.get("timeout_s")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise ConfigError(f"[llm] timeout_s = {timeout!r}: expected a number")
+        return cls(**typed, timeout_s=timeout, table=dict(section))
+
+    def endpoint(self) -> dict[str, Any]:
+        """The endpoint settings that are set (``base_url``, ``api_key_env``, ``timeout_s``), as written."""
+        return {k: self.table[k] for k in ENDPOINT_KEYS if self.table.get(k) is not None}
+
+    def strategy_defaults(self) -> dict[str, Any]:
+        """Every key but ``model`` and ``adapter``: defaults for the strategies answering with ``model``."""
+        return {k: v for k, v in self.table.items() if k not in ("model", "adapter")}
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    """``[evaluate]``: ``decline_phrases`` added to the built-in phrases that mark an answer as a decline."""
+
+    decline_phrases: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None = None) -> EvaluateSettings:
+        """From the parsed ragtune.toml (default: :func:`raw_config`)."""
+        section = (raw_config() if config is None else config).get("evaluate") or {}
+        if not isinstance(section, dict):
+            raise ConfigError("[evaluate] must be a table")
+        phrases = section.get("decline_phrases", [])
+        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+            raise ConfigError("[evaluate] decline_phrases: expected a list of strings (regular expressions)")
+        return cls(tuple(phrases))
 
 
 def find_upward(name: str, start: Path | None = None) -> Path | None:

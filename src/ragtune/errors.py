@@ -13,7 +13,7 @@ Every error ragtune raises on purpose derives from :class:`RagtuneError`::
     ├── DatasetError       a training or eval data file is malformed (carries .path, .line and .reason)
     └── SearchError        a query could not be run (bad mode, bad filter, bad version)
 
-Backend errors (sqlite3, transformers, parsers) are caught at the boundary and re-raised as the
+Backend errors (the store's database, transformers, parsers) are caught at the boundary and re-raised as the
 most specific of these, with the file, field or id that caused them in the message.
 """
 

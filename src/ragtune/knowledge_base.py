@@ -13,13 +13,14 @@ from ragtune.errors import ConfigError, LoaderError, NotFoundError
 from ragtune.kb.document import Document
 from ragtune.kb.ingest import Ingestor, IngestReport
 from ragtune.kb.loaders import LoadOptions, load_all
-from ragtune.kb.store import Diff, RevisionInfo, Store, VersionInfo
+from ragtune.kb.store import Diff, RevisionInfo, Store, VersionInfo, open_store
 from ragtune.search.passage import Passage
+from ragtune.search.query import Query, SearchResult
 from ragtune.search.retriever import Retriever
 
 if TYPE_CHECKING:
     from ragtune.rag import Answer
-    from ragtune.strategies import Strategy
+    from ragtune.rag.strategies import Strategy
 
 
 class KnowledgeBase:
@@ -55,8 +56,8 @@ class KnowledgeBase:
                     raise NotFoundError("no .ragtune/ here or in a parent directory (run `ragtune init`)")
                 found = Path.cwd() / KB_DIRNAME
             path = found
-        store = Store(Path(path), create=create)
-        return cls(store, settings or load_settings(), embedder)
+        settings = settings or load_settings()
+        return cls(open_store(Path(path), settings.store, create=create), settings, embedder)
 
     @property
     def path(self) -> Path:
@@ -79,8 +80,8 @@ class KnowledgeBase:
         return self._retriever
 
     def strategies(self, *, model: str | None = None, adapter: str | None = None) -> dict[str, Strategy]:
-        """The strategies this KB can answer with (built-ins + ragtune.toml); see ``ragtune.strategies``."""
-        from ragtune.strategies import load_strategies
+        """The strategies this KB can answer with (built-ins + ragtune.toml); see ``ragtune.rag.strategies``."""
+        from ragtune.rag.strategies import load_strategies
 
         if model or adapter:
             return load_strategies(self, model=model, adapter=adapter)
@@ -164,7 +165,12 @@ class KnowledgeBase:
         at: int | None = None,
         filters: dict[str, Any] | None = None,
     ) -> list[Passage]:
-        return self.retriever.search(query, k, mode=mode, at=at, filters=filters)
+        """The ``k`` best passages for ``query`` at version ``at`` (head if None) under ``filters``."""
+        return self.retriever.retrieve(Query(query, k, mode, at, filters)).passages
+
+    def retrieve(self, query: Query) -> SearchResult:
+        """The passages for ``query`` and the version they were found at (the version is resolved once)."""
+        return self.retriever.retrieve(query)
 
     def ask(
         self,
@@ -182,14 +188,15 @@ class KnowledgeBase:
 
         ``k`` and ``mode`` override the strategy's retrieval settings for this call.
         """
-        from ragtune.strategies import DEFAULT_STRATEGY
+        from ragtune.rag.strategies import DEFAULT_STRATEGY
 
-        self.store.check_version(at)  # a bad --at fails before any model loads
+        # A bad --at fails before any model loads; the version resolved here is not looked up again.
+        version = self.store.check_version(at) if at is not None else None
         available = self.strategies(model=model, adapter=adapter)
         name = strategy or ("rag" if model else DEFAULT_STRATEGY)
         if name not in available:
             raise ConfigError(f"unknown strategy {name!r}; available: {', '.join(sorted(available))}")
-        return available[name].ask(question, at=at, filters=filters, k=k, mode=mode)
+        return available[name].ask(question, query=Query(question, k, mode, version, filters))
 
     @property
     def head(self) -> int:
@@ -218,7 +225,7 @@ class KnowledgeBase:
             "revisions": counts["revisions"],
             "vectors": counts["vectors"],
             "embedder": self.settings.embed.model,
-            "size_mb": round(sum(f.stat().st_size for f in self.path.glob("kb.sqlite*")) / 1e6, 2),
+            "size_mb": round(self.store.size_bytes(journal=True) / 1e6, 2),
         }
 
     def close(self) -> None:

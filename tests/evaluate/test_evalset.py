@@ -17,8 +17,8 @@ from ragtune.embed import Embedder
 from ragtune.errors import DatasetError
 from ragtune.evaluate.evalset import EvalItem, build_eval_set, read_eval_set, write_eval_set
 from ragtune.knowledge_base import KnowledgeBase
-from ragtune.tune.check import check_dataset
-from ragtune.tune.dataset import read_chat_jsonl
+from ragtune.tune.data.check import check_dataset
+from ragtune.tune.data.dataset import read_chat_jsonl
 
 HELPCENTER = Path(__file__).resolve().parents[2] / "examples" / "helpcenter"
 DOCS = ("files/version-history-and-trash.md", "billing/free-trial.md", "account/two-factor-authentication.md")
@@ -105,8 +105,8 @@ def test_eval_build_exclude_then_check_finds_no_leakage(kb: KnowledgeBase, herme
 
 def test_exclusion_with_a_partial_training_set(kb: KnowledgeBase, tmp_path: Path) -> None:
     """Hold out half the synthesized questions for training; the eval set is built from the rest."""
-    from ragtune.tune.dataset import write_chat_jsonl
-    from ragtune.tune.synth import pair_examples, synthesize
+    from ragtune.tune.data.dataset import write_chat_jsonl
+    from ragtune.tune.data.synth import pair_examples, synthesize
 
     pairs = synthesize(kb).pairs
     train = tmp_path / "train.jsonl"

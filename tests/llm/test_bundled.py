@@ -125,7 +125,7 @@ def test_rag_answer_quotes_the_number_in_its_source(open_kb: Any, tmp_path: Path
     )
     kb = open_kb(tmp_path / "kb")
     kb.ingest([docs])
-    from ragtune.strategies import load_strategies
+    from ragtune.rag.strategies import load_strategies
 
     strategies = load_strategies(kb, model="smollm2", config={})
     answer = strategies["rag"].ask("How much does the Orbit plan cost?")
@@ -156,8 +156,8 @@ def test_one_lora_step_moves_the_adapter_and_leaves_the_base_weights(smollm2_dir
     import torch
     from safetensors.torch import load_file
 
-    from ragtune.tune.config import TrainConfig
-    from ragtune.tune.train import train
+    from ragtune.tune.training.config import TrainConfig
+    from ragtune.tune.training.train import train
 
     rows = [json.loads(line) for line in (EXAMPLE / "style.jsonl").read_text().splitlines()[:4]]
     data = tmp_path / "four.jsonl"

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ragtune.knowledge_base import KnowledgeBase
+from ragtune.rag.strategies import load_strategies
 from ragtune.serve import create_app
-from ragtune.strategies import load_strategies
 
 Echo = Any  # tests/serve/conftest.py: EchoStrategy
 

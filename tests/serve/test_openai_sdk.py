@@ -9,8 +9,8 @@ import pytest
 from openai import OpenAI
 
 from ragtune.knowledge_base import KnowledgeBase
+from ragtune.rag.strategies import load_strategies
 from ragtune.serve import create_app, serve_in_thread
-from ragtune.strategies import load_strategies
 
 KEY = "sk-ragtune-test"
 MESSAGES = [{"role": "user", "content": "How much does the Team plan cost?"}]

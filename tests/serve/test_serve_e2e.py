@@ -16,7 +16,7 @@ import pytest
 from ragtune.knowledge_base import KnowledgeBase
 from ragtune.llm.base import Generation
 from ragtune.llm.openai import OpenAIGenerator
-from ragtune.strategies import load_strategies
+from ragtune.rag.strategies import load_strategies
 
 QUESTIONS = ["How much does the Team plan cost?", "Which identity providers does single sign-on support?"]
 

@@ -1,5 +1,5 @@
-"""Fixtures for the training tests: one tiny model (built once per session), format-following chat data, and one
-LoRA training run shared by the tests that inspect its weights, registry entry and tracked run."""
+"""Fixtures for the training tests: format-following chat data, and one LoRA training run (on the session's tiny
+model, ``tests/conftest.py``) shared by the tests that inspect its weights, registry entry and tracked run."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 import torch
 
-from ragtune.llm.tiny import build_tiny_model
-from ragtune.tune.config import TrainConfig
-from ragtune.tune.train import TrainResult, train
+from ragtune.tune.training.config import TrainConfig
+from ragtune.tune.training.train import TrainResult, train
 
 REPO = Path(__file__).resolve().parents[2]
 HELPCENTER = REPO / "examples" / "helpcenter"
@@ -43,13 +42,6 @@ def follows_format(text: str) -> bool:
 @pytest.fixture(scope="session")
 def eval_rows() -> list[dict[str, Any]]:
     return [json.loads(line) for line in (HELPCENTER / "eval.jsonl").read_text().splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny Llama trained for 60 steps on the help-center docs (so it has some English), built once."""
-    out = tmp_path_factory.mktemp("models") / "tiny"
-    return build_tiny_model(out, train_steps=60, corpus=HELPCENTER / "docs", seed=0)
 
 
 @pytest.fixture(scope="session")

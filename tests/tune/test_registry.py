@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from ragtune.cli.main import cli
 from ragtune.errors import ConfigError, NotFoundError
 from ragtune.llm.hf import HFGenerator
-from ragtune.strategies import load_strategies
-from ragtune.tune.merge import merge_model
+from ragtune.rag.strategies import load_strategies
 from ragtune.tune.registry import ModelRegistry, RegisteredModel, resolve_ft
+from ragtune.tune.training.merge import merge_model
 
 
 def test_entries_survive_reopening_and_tags_and_removal(tmp_path: Path) -> None:

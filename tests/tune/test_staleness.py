@@ -19,19 +19,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from ragtune import strategies
 from ragtune.advise import Constraints, advise, load_measurements
 from ragtune.cli.main import cli
-from ragtune.evaluate.compare import _staleness
-from ragtune.evaluate.strategy_set import plan_strategies
+from ragtune.evaluate.run.compare import _staleness
+from ragtune.evaluate.run.strategy_set import plan_strategies
 from ragtune.kb.document import Document
 from ragtune.knowledge_base import KnowledgeBase
 from ragtune.llm.prompts import PromptTemplates
+from ragtune.rag import strategies
 from ragtune.tune import staleness
-from ragtune.tune.dataset import write_chat_jsonl
+from ragtune.tune.data.dataset import write_chat_jsonl
+from ragtune.tune.data.synth import pair_examples, synthesize
 from ragtune.tune.registry import ModelRegistry, RegisteredModel
 from ragtune.tune.staleness import check_model, check_registered, warn_if_stale
-from ragtune.tune.synth import pair_examples, synthesize
 
 pytestmark = pytest.mark.usefixtures("hermetic")
 

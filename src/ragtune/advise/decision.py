@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ragtune.advise.cost import PriceSheet
 from ragtune.advise.inputs import (
     SIMPLICITY,
     TYPICAL,
@@ -20,7 +21,6 @@ from ragtune.advise.inputs import (
 )
 from ragtune.advise.rules import CAVEATS, CHOICES, REQUIREMENTS, Finding, Situation
 from ragtune.errors import ConfigError
-from ragtune.evaluate.cost import PriceSheet
 
 DAYS_PER_MONTH = 30.44
 TYPICAL_QUERIES_PER_MONTH = 10_000.0
@@ -98,7 +98,7 @@ class Recommendation:
 
 def load_comparisons(summary: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
     """Paired quality differences from ``summary["comparisons"]`` (a list of
-    :meth:`ragtune.evaluate.bootstrap.Difference.as_dict` objects, with ``"metric": "quality"``)."""
+    :meth:`ragtune.evaluate.metrics.bootstrap.Difference.as_dict` objects, with ``"metric": "quality"``)."""
     items = summary.get("comparisons") or []
     if not isinstance(items, list):
         raise ConfigError('summary.json "comparisons": expected a list of {"a", "b", "diff", "significant", ...}')

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ragtune.advise.cost import PriceSheet, query_cost, setup_cost
 from ragtune.errors import ConfigError
-from ragtune.evaluate.cost import PriceSheet, query_cost, setup_cost
 
 BRAND_VOICE = ("none", "nice", "strict")
 # Simplest first: ties in quality and cost go to the option with fewer moving parts.

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ragtune.advise import Constraints, Recommendation, advise_from_results, parse_change_interval
+from ragtune.advise.cost import load_price_sheet
 from ragtune.cli.common import emit_json, json_option
 from ragtune.errors import ConfigError
-from ragtune.evaluate.cost import load_price_sheet
 
 
 @click.command()

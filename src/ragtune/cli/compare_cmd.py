@@ -124,11 +124,11 @@ def compare(
           --changes examples/helpcenter/changes/01-team-price-increase
       ragtune report results/            # rebuild the report without re-running
     """
-    from ragtune.evaluate.compare import CompareOptions, run_comparison
+    from ragtune.evaluate.run.compare import CompareOptions, run_comparison
 
     curve_config = None
     if train_config is not None:
-        from ragtune.tune.config import load_train_config
+        from ragtune.tune.training.config import load_train_config
 
         curve_config = load_train_config(train_config)
     kb = open_kb(kb_path)
@@ -158,13 +158,13 @@ def compare(
     summary = run_comparison(kb, opts, log=log)
     paths: dict[str, Path] = {}
     if not no_report:
-        from ragtune.evaluate.report import write_report
+        from ragtune.evaluate.report.write import write_report
 
         paths = write_report(out_dir)
     if as_json:
         emit_json(summary)
         return
-    from ragtune.evaluate.report import print_summary_table
+    from ragtune.evaluate.report.table import print_summary_table
 
     print_summary_table(summary)
     click.echo(f"\nResults in {out_dir}/" + (f" (report: {paths.get('html', paths.get('md'))})" if paths else ""))

@@ -11,13 +11,13 @@ import click
 from tqdm import tqdm
 
 from ragtune.cli.common import emit_json, json_option, kb_option, open_kb, show_progress
-from ragtune.config import raw_config
+from ragtune.config import LLMSettings, raw_config
 from ragtune.errors import ConfigError
 from ragtune.llm.base import Generator
 from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates
 from ragtune.search.retriever import MODES
-from ragtune.tune.similarity import DEFAULT_THRESHOLD
+from ragtune.tune.data.similarity import DEFAULT_THRESHOLD
 
 T = TypeVar("T")
 
@@ -58,15 +58,14 @@ def _progress(desc: str, unit: str) -> Any:
 def _generator(spec: str | None) -> Generator | None:
     if spec is None:
         return None
-    if spec == "extractive":
+    from ragtune.llm.registry import backend_settings, load_generator
+    from ragtune.llm.spec import ModelSpec
+
+    if ModelSpec.parse(spec).scheme == "extractive":
         raise ConfigError(
             "--model extractive cannot write questions; leave --model out to use the documents' structure"
         )
-    from ragtune.llm.registry import load_generator
-
-    llm = raw_config().get("llm", {})
-    settings = {k: llm[k] for k in ("base_url", "api_key_env", "timeout_s") if k in llm and spec.startswith("openai:")}
-    return load_generator(spec, **settings)
+    return load_generator(spec, **backend_settings(spec, LLMSettings.from_config().endpoint()))
 
 
 @click.group()
@@ -122,8 +121,8 @@ def check(
       ragtune data check train.jsonl --eval eval.jsonl --base hf:Qwen/Qwen2.5-0.5B-Instruct
     """
     from ragtune.evaluate.evalset import read_eval_set
-    from ragtune.tune.check import check_dataset
-    from ragtune.tune.tokens import load_token_counter
+    from ragtune.tune.data.check import check_dataset
+    from ragtune.tune.data.tokens import load_token_counter
 
     if tokenizer and base:
         raise click.UsageError("give --tokenizer or --base, not both")
@@ -219,9 +218,9 @@ def build(
       ragtune data build --out train.jsonl --system "You are the Acme help assistant."
       ragtune data build --out raft.jsonl --raft --k 4 --oracle-share 0.8
     """
-    from ragtune.tune.dataset import write_chat_jsonl
-    from ragtune.tune.raft import build_raft
-    from ragtune.tune.synth import pair_examples, synthesize
+    from ragtune.tune.data.dataset import write_chat_jsonl
+    from ragtune.tune.data.raft import build_raft
+    from ragtune.tune.data.synth import pair_examples, synthesize
 
     kb = open_kb(kb_path)
     generator = _generator(model)
@@ -305,7 +304,7 @@ def split(
     Example:
       ragtune data split train.jsonl --val 0.1 --seed 0 --by-source --out-dir data/
     """
-    from ragtune.tune.split import split_file
+    from ragtune.tune.data.split import split_file
 
     if out_dir is None and (train_out is None or val_out is None):
         raise click.UsageError("give --out-dir, or both --train-out and --val-out")
@@ -363,7 +362,7 @@ def eval_build(
       ragtune eval build --out eval.jsonl --n 50 --exclude train.jsonl
     """
     from ragtune.evaluate.evalset import build_eval_set, write_eval_set
-    from ragtune.tune.dataset import read_chat_jsonl
+    from ragtune.tune.data.dataset import read_chat_jsonl
 
     kb = open_kb(kb_path)
     result = build_eval_set(
@@ -393,11 +392,11 @@ def _raft_budget(base: str | None, answer_tokens: int | None) -> tuple[Callable[
     """Token counter and prompt budget of ``base`` (the pipeline's rule: context − answer − 16)."""
     if base is None:
         return None, None
-    from ragtune.tune.tokens import load_token_counter
+    from ragtune.tune.data.tokens import load_token_counter
 
     counter = load_token_counter(base)
     if counter.max_length is None:
         raise ConfigError(f"--base {base}: its context window is not stated in its files; cannot pack passages")
-    llm = raw_config().get("llm") or {}
+    llm = LLMSettings.from_config().table
     reserve = answer_tokens or int(llm.get("max_new_tokens", defaults_for(base).get("max_new_tokens", 256)))
     return counter.count, counter.max_length - reserve - 16

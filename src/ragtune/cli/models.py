@@ -207,7 +207,7 @@ def merge(name: str, out_dir: Path, overwrite: bool, kb_path: Path | None) -> No
       ragtune models merge support-voice --out merged/support-voice
       ragtune ask "How do I share a folder?" --model hf:merged/support-voice
     """
-    from ragtune.tune.merge import merge_model
+    from ragtune.tune.training.merge import merge_model
 
     with _registry(kb_path) as registry:
         model = registry.get(name)
@@ -236,13 +236,14 @@ def check_model(name: str, as_json: bool, kb_path: Path | None) -> None:
     """
     import sys
 
-    from ragtune.kb.store import Store
+    from ragtune.config import load_settings
+    from ragtune.kb.store import open_store
     from ragtune.tune.staleness import check_model as check
 
     with _registry(kb_path) as registry:
         model = registry.get(name)
         root = registry.path.parent
-    store = Store(root)
+    store = open_store(root, load_settings().store)
     try:
         report = check(store, model)
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ragtune.cli.common import emit_json, json_option, kb_option, open_kb, parse_filters
+from ragtune.search.query import Query
 from ragtune.search.retriever import MODES
 
 _mode = click.option("--mode", type=click.Choice(MODES), default=None, help="Retrieval mode (default: hybrid).")
@@ -40,8 +41,8 @@ def search(
 ) -> None:
     """Rank passages for QUERY (hybrid keyword + vector search by default)."""
     kb = open_kb(kb_path)
-    version = kb.store.check_version(at)
-    passages = kb.search(query, k=k, mode=mode, at=version, filters=parse_filters(filters))
+    found = kb.retrieve(Query(query, k, mode, at, parse_filters(filters)))
+    version, passages = found.version, found.passages
     if as_json:
         emit_json(
             {

@@ -24,9 +24,10 @@ def report(results_dir: Path, no_html: bool, as_json: bool) -> None:
       ragtune compare --eval eval.jsonl --out results/
       ragtune report results/
     """
-    from ragtune.evaluate.report import print_summary_table, write_report
-    from ragtune.evaluate.report_format import load_summary
-    from ragtune.evaluate.report_rows import key_numbers
+    from ragtune.evaluate.report.format import load_summary
+    from ragtune.evaluate.report.rows import key_numbers
+    from ragtune.evaluate.report.table import print_summary_table
+    from ragtune.evaluate.report.write import write_report
 
     summary = load_summary(results_dir)
     paths = write_report(results_dir, html=not no_html)

@@ -40,8 +40,8 @@ def serve(
     Also: GET /v1/models, POST /v1/search, POST /v1/ask, GET /healthz.
     """
     # Imported here so that other commands do not pay for the web stack.
+    from ragtune.rag.strategies import load_strategies
     from ragtune.serve import create_app, run
-    from ragtune.strategies import load_strategies
 
     kb = open_kb(kb_path)
     strategies = load_strategies(kb, model=model, adapter=adapter)

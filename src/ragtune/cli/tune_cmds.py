@@ -12,7 +12,7 @@ import click
 from ragtune.cli.common import emit_json, json_option, kb_option, show_progress
 from ragtune.config import find_kb
 from ragtune.errors import ConfigError, NotFoundError
-from ragtune.tune.config import TrainConfig, load_train_config
+from ragtune.tune.training.config import TrainConfig, load_train_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
@@ -107,7 +107,7 @@ def train(
         --num-epochs 3 --lora-rank 16 --learning-rate 2e-4
       ragtune ask "How do I share a folder?" --model ft:support-voice --strategy base
     """
-    from ragtune.tune.train import train as run_train
+    from ragtune.tune.training.train import train as run_train
 
     config = _config(config_file, flags)
     result = run_train(
@@ -144,7 +144,7 @@ def train(
 
 
 def _tracker(kb_path: Path | None) -> Any:
-    from ragtune.tune.tracking import DB_NAME, Tracker
+    from ragtune.tune.training.tracking import DB_NAME, Tracker
 
     root = kb_path or find_kb()
     if root is None or not (Path(root) / DB_NAME).exists():
@@ -236,7 +236,7 @@ def runs_show(run: str, as_json: bool, kb_path: Path | None) -> None:
 @kb_option
 def runs_compare(run_a: str, run_b: str, as_json: bool, kb_path: Path | None) -> None:
     """Compare two runs: the params that differ and the final metrics side by side."""
-    from ragtune.tune.tracking import compare
+    from ragtune.tune.training.tracking import compare
 
     tracker = _tracker(kb_path)
     out = compare(tracker.run(run_a), tracker.run(run_b))
@@ -336,8 +336,8 @@ def sweep(
         return
     if data is None or base is None:
         raise ConfigError("a training sweep needs --data FILE and --base MODEL (or pass --rag to sweep RAG settings)")
-    from ragtune.tune.sweep import grid_trials, parse_grid, parse_space, random_trials
-    from ragtune.tune.sweep import sweep as run_sweep
+    from ragtune.tune.training.sweep import grid_trials, parse_grid, parse_space, random_trials
+    from ragtune.tune.training.sweep import sweep as run_sweep
 
     if grid and space:
         raise ConfigError("use either --grid or --space, not both")
@@ -403,7 +403,7 @@ def _rag_sweep(
     import json
 
     from ragtune.config import raw_config
-    from ragtune.evaluate.rag_sweep import parse_rag_grid, rag_sweep
+    from ragtune.evaluate.run.rag_sweep import parse_rag_grid, rag_sweep
     from ragtune.knowledge_base import KnowledgeBase
     from ragtune.llm.prompts import PromptTemplates
 

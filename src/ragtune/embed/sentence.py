@@ -21,18 +21,10 @@ from ragtune.embed.base import DEFAULT_MODEL, resolve_model_path
 from ragtune.embed.onnx_query import OnnxQueryEncoder
 from ragtune.embed.tokens import fast_counter
 from ragtune.errors import EmbedderError
+from ragtune.hardware import cpu_has_bf16
 
 PRECISIONS = ("auto", "fp32", "bf16")
 QUERY_BACKENDS = ("auto", "torch", "onnx")
-
-
-def cpu_has_bf16() -> bool:
-    """True when this CPU runs bf16 matrix products natively (AMX or AVX-512 BF16)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def _model_revision(path: str) -> str:
@@ -157,20 +149,3 @@ def _tokenizer_kind(tokenizer: Any) -> str:
     """The model type of a fast tokenizer's backend ("WordPiece", "BPE", ...), or "" if unknown."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     return type(backend.model).__name__ if backend is not None else ""
-
-
-_CACHE: dict[tuple[str, str, int, str], SentenceTransformerEmbedder] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def load_embedder(
-    model: str = DEFAULT_MODEL, *, precision: str = "auto", batch_size: int = 64, query_backend: str = "auto"
-) -> SentenceTransformerEmbedder:
-    """A shared embedder per (model, precision, batch size, query backend): loading a model costs seconds."""
-    key = (model, precision, batch_size, query_backend)
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = SentenceTransformerEmbedder(
-                model, precision=precision, batch_size=batch_size, query_backend=query_backend
-            )
-        return _CACHE[key]

@@ -1,7 +1,9 @@
-"""Evaluation: eval sets, answer and retrieval metrics, bootstrap intervals, cost model, comparison."""
+"""Evaluation: eval sets (:mod:`.evalset`), metrics (:mod:`.metrics`), the comparison run (:mod:`.run`) and its
+report (:mod:`.report`)."""
 
 from ragtune.evaluate.evalset import EvalItem, build_eval_set, read_eval_set, write_eval_set
-from ragtune.evaluate.report import print_summary_table, render_table, write_report
+from ragtune.evaluate.report.table import print_summary_table, render_table
+from ragtune.evaluate.report.write import write_report
 
 __all__ = [
     "EvalItem",

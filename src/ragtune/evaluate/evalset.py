@@ -3,26 +3,26 @@ synthesized from a knowledge base.
 
 An unanswerable item (the right answer is to decline) is tagged ``unanswerable``, or has no sources and a
 declining reference answer ("The help center does not say."). :func:`build_eval_set` reuses the training-data
-synthesis (:func:`ragtune.tune.synth.synthesize`) and, given training data, drops every candidate question
+synthesis (:func:`ragtune.tune.data.synth.synthesize`) and, given training data, drops every candidate question
 that appears in it exactly or nearly (the same test as ``ragtune data check --eval``), so the two stay apart.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragtune.errors import DatasetError
-from ragtune.evaluate.metrics import is_decline
+from ragtune.evaluate.metrics.answer import is_decline
+from ragtune.jsonl import iter_jsonl, write_jsonl
 from ragtune.llm.base import Generator
 from ragtune.llm.prompts import PromptTemplates
-from ragtune.tune.check import UserTurnIndex
-from ragtune.tune.dataset import ChatExample, write_jsonl
-from ragtune.tune.similarity import DEFAULT_THRESHOLD
-from ragtune.tune.synth import Synthesis, sample_pairs, synthesize
+from ragtune.tune.data.check import UserTurnIndex
+from ragtune.tune.data.dataset import ChatExample
+from ragtune.tune.data.similarity import DEFAULT_THRESHOLD
+from ragtune.tune.data.synth import Synthesis, sample_pairs, synthesize
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
@@ -95,19 +95,9 @@ def read_eval_set(path: str | Path) -> list[EvalItem]:
     """All items of an eval JSONL file. Bad JSON, a missing id/question, a wrongly typed field or a repeated id
     raises DatasetError with the file and line."""
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DatasetError(p, None, f"cannot read: {exc.strerror or exc}") from exc
     items: list[EvalItem] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(p, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from exc
+    for number, obj in iter_jsonl(p):
         item = parse_eval_item(obj, p, number)
         if item.id in seen:
             raise DatasetError(p, number, f"id {item.id!r} repeats line {seen[item.id]}")

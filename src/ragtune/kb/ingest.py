@@ -166,7 +166,7 @@ class Ingestor:
         self._flush(pending, changes, report)
         bar.close()
         if remove_missing_under:
-            for doc_id, source in self._live_sources().items():
+            for doc_id, source in self.store.live_sources().items():
                 if doc_id not in seen and _under(source, remove_missing_under):
                     changes[doc_id] = None
         for doc_id, rev in changes.items():
@@ -202,12 +202,6 @@ class Ingestor:
             )
             changes[p.doc.id] = rev
             report.chunks_written += len(p.chunks)
-
-    def _live_sources(self) -> dict[str, str]:
-        rows = self.store.db.execute(
-            "SELECT l.doc_id, r.source FROM live l JOIN revisions r ON r.id = l.revision_id WHERE l.to_version IS NULL"
-        )
-        return dict(rows.fetchall())
 
 
 def _under(source: str, roots: Sequence[Path]) -> bool:

@@ -229,21 +229,21 @@ def _convert(model: BundledModel, source: Path, target: Path, *, progress: bool)
 
 
 def _dequantize(source: Path, out: Path) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
+
+    from ragtune.hardware import causal_lm_from_config, load_causal_lm, load_tokenizer
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
-        loaded = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name, dtype=torch.float32)
+        tokenizer = load_tokenizer(source.parent, gguf_file=source.name)
+        loaded = load_causal_lm(source.parent, gguf_file=source.name, dtype="fp32")
         # transformers refuses to save a GGUF-loaded model; a model built from the same config without the
         # quantization entry, holding the de-quantized weights, is an ordinary checkpoint.
         config = loaded.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
-        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain = causal_lm_from_config(config, dtype="fp32")
         missing, unexpected = plain.load_state_dict(loaded.state_dict(), strict=False)
         if [k for k in missing if "lm_head" not in k] or unexpected:
             raise ModelError(f"{source.name}: de-quantized weights do not match the model ({missing or unexpected})")

@@ -6,7 +6,7 @@ Loading. ``AutoTokenizer`` + ``AutoModelForCausalLM`` from a local directory or 
 ``peft.PeftModel.from_pretrained`` (not merged, so the base weights stay exactly as loaded).
 
 Placement and precision. CUDA when available (bf16 where the GPU supports it, else fp16); otherwise CPU in
-bf16 only when the CPU runs bf16 natively (AMX / AVX-512 BF16, see :func:`ragtune.embed.sentence.cpu_has_bf16`),
+bf16 only when the CPU runs bf16 natively (AMX / AVX-512 BF16, see :func:`ragtune.hardware.cpu_has_bf16`),
 else fp32, because emulated bf16 on CPU is slower than fp32. ``device=`` / ``dtype=`` override both. Measured with
 the bundled SmolLM2-135M on a 2-core AMX CPU (benchmarks/generation_speed.py): bf16 answers RAG prompts ~1.9x
 faster than fp32 in batches (prefill is compute-bound) and closed-book ones ~1.2x; one answer at a time decodes
@@ -61,8 +61,8 @@ from transformers.generation import (
     StoppingCriteriaList,
 )
 
-from ragtune.embed.sentence import cpu_has_bf16
 from ragtune.errors import ConfigError, ModelError
+from ragtune.hardware import auto_precision, choose_device, load_causal_lm, load_tokenizer
 from ragtune.llm.base import Generation, GenerationOptions, Message, apply_stop
 
 PREFIX = "hf:"
@@ -312,28 +312,19 @@ class HFGenerator:
 
 
 def _load(model_id: str, adapter: str | None, device: str | None, dtype: str) -> tuple[Any, Any, str, str]:
-    import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     if _looks_like_path(model_id):
         local = Path(model_id).expanduser()
         if not local.is_dir():
             raise ModelError(f"cannot load model {model_id!r}: no such directory")
         if not (local / "config.json").is_file():
             raise ModelError(f"cannot load model {model_id!r}: no config.json (not a Hugging Face model directory)")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = choose_device(device)
     if dtype == "auto":
-        if device.startswith("cuda"):
-            dtype = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        else:
-            dtype = "bf16" if cpu_has_bf16() else "fp32"
-    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
-    # transformers renamed ``torch_dtype`` to ``dtype`` in 4.56.
-    dtype_kw = "dtype" if _version(transformers.__version__) >= (4, 56) else "torch_dtype"
+        dtype = auto_precision(device)
     path = str(Path(model_id).expanduser()) if _looks_like_path(model_id) else model_id
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model: Any = AutoModelForCausalLM.from_pretrained(path, **{dtype_kw: torch_dtype})
+        tokenizer = load_tokenizer(path)
+        model: Any = load_causal_lm(path, dtype=dtype)
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
         raise ModelError(f"cannot load model {model_id!r}: {_reason(exc)}") from None
     if adapter is not None:
@@ -370,14 +361,6 @@ def _with_adapter(model: Any, adapter: str) -> Any:
 def _looks_like_path(name: str) -> bool:
     """A filesystem path rather than a hub id (``owner/name``): absolute, relative with ./, ~, or existing."""
     return name.startswith(("/", "./", "../", "~", ".\\")) or Path(name).exists() or name.count("/") > 1
-
-
-def _version(text: str) -> tuple[int, ...]:
-    parts = []
-    for part in text.split(".")[:2]:
-        digits = "".join(c for c in part if c.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
 
 
 def _reason(exc: BaseException) -> str:

@@ -107,14 +107,12 @@ def build_tiny_model(
     if train_steps < 0:
         raise ConfigError("train_steps must be ≥ 0")
 
-    import torch
+    from ragtune.hardware import torch_threads
 
     started = time.perf_counter()
     # A 64-wide model gains nothing from intra-op threads and loses several-fold when the cores are shared
     # (0.13 s vs 0.57 s per training step measured here on a busy 2-core machine), so build on one thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _build(
             out_dir,
             arch,
@@ -129,8 +127,6 @@ def build_tiny_model(
             seed,
             started,
         )
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _build(

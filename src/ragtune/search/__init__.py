@@ -1,6 +1,7 @@
-"""Retrieval: lexical (BM25), dense (exact), their fusion, at any KB version."""
+"""Retrieval: a Query → a SearchResult; keyword and vector legs, fusion and rerank by name, at any KB version."""
 
 from ragtune.search.passage import Passage
+from ragtune.search.query import Query, SearchResult
 from ragtune.search.retriever import MODES, Retriever
 
-__all__ = ["MODES", "Passage", "Retriever"]
+__all__ = ["MODES", "Passage", "Query", "Retriever", "SearchResult"]

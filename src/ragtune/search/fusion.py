@@ -1,10 +1,24 @@
-"""Fusing ranked lists: reciprocal-rank fusion (default) or a weighted sum of normalized scores."""
+"""Fusing the legs' rankings, chosen by name (``[search] fusion``): reciprocal-rank fusion (``rrf``, the
+default) or a weighted sum of min-max-normalized scores (``weighted``). :func:`register_fusion` adds one."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+from typing import Protocol
+
 import numpy as np
 
-FUSIONS = ("rrf", "weighted")
+from ragtune.config import SearchSettings
+from ragtune.errors import SearchError
+
+Ranking = tuple[np.ndarray, np.ndarray]  # positions and scores, best first
+
+
+class Fusion(Protocol):
+    """Merges the legs' rankings (leg name → ranking, in leg order) into one, best first."""
+
+    def __call__(self, rankings: Mapping[str, Ranking], settings: SearchSettings, /) -> Ranking: ...
 
 
 def rrf(rankings: list[np.ndarray], k: int = 60) -> tuple[np.ndarray, np.ndarray]:
@@ -37,3 +51,46 @@ def _ordered(fused: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
         np.fromiter((p for p, _ in items), dtype=np.int64, count=len(items)),
         np.fromiter((s for _, s in items), dtype=np.float32, count=len(items)),
     )
+
+
+def _rrf(rankings: Mapping[str, Ranking], settings: SearchSettings, /) -> Ranking:
+    return rrf([positions for positions, _ in rankings.values()], settings.rrf_k)
+
+
+def _weighted(rankings: Mapping[str, Ranking], settings: SearchSettings, /) -> Ranking:
+    w = settings.weight_dense  # the dense leg's share; the others split the rest
+    others = max(len(rankings) - ("dense" in rankings), 1)
+    weights = [w if name == "dense" else (1.0 - w) / others for name in rankings]
+    return weighted(list(rankings.values()), weights)
+
+
+_BUILTIN: dict[str, Fusion] = {"rrf": _rrf, "weighted": _weighted}
+_fusions: dict[str, Fusion] = dict(_BUILTIN)
+_lock = threading.Lock()
+
+
+def register_fusion(name: str, fusion: Fusion) -> None:
+    """Make ``[search] fusion = NAME`` use ``fusion`` (replacing any of that name)."""
+    with _lock:
+        _fusions[name] = fusion
+
+
+def unregister_fusion(name: str) -> None:
+    """Forget fusion ``name`` (a built-in one comes back)."""
+    with _lock:
+        if name in _BUILTIN:
+            _fusions[name] = _BUILTIN[name]
+        else:
+            _fusions.pop(name, None)
+
+
+def fusion_names() -> list[str]:
+    return sorted(_fusions)
+
+
+def fusion_named(name: str) -> Fusion:
+    """The fusion registered as ``name``; SearchError naming the setting when there is none."""
+    found = _fusions.get(name)
+    if found is None:
+        raise SearchError(f"search.fusion must be one of {tuple(fusion_names())}, not {name!r}")
+    return found

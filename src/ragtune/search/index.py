@@ -9,9 +9,9 @@ committed, so they are cached).
 from __future__ import annotations
 
 import fnmatch
-import json
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,19 +77,15 @@ class ChunkIndex:
         with self._lock:
             while True:
                 last = int(self.chunk_ids[-1]) if self.size else 0
-                rows = self.store.db.execute(
-                    "SELECT c.id, c.context, c.text, e.vector FROM chunks c LEFT JOIN embeddings e "
-                    "ON e.chunk_id = c.id AND e.embedder = ? WHERE c.id > ? ORDER BY c.id LIMIT ?",
-                    (self.embedder.id, last, SYNC_BATCH),
-                ).fetchall()
+                rows = self.store.chunks_since(last, self.embedder.id, SYNC_BATCH)
                 if not rows:
                     return added
                 texts = [indexed_text(ctx, text) for _, ctx, text, _ in rows]
                 missing = [i for i, r in enumerate(rows) if r[3] is None]
                 vectors = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
-                for i, r in enumerate(rows):
-                    if r[3] is not None:
-                        vectors[i] = np.frombuffer(r[3], dtype=np.float32)
+                for i, (_, _, _, vector) in enumerate(rows):
+                    if vector is not None:
+                        vectors[i] = vector
                 if missing:  # stored under another embedder: embed now and cache
                     fresh = self.embedder.embed([texts[i] for i in missing], progress=progress)
                     vectors[missing] = fresh
@@ -108,14 +104,9 @@ class ChunkIndex:
             if cached is not None:
                 self._live.move_to_end(version)
                 return cached
-        rows = self.store.db.execute(
-            "SELECT p.id, p.chunk_id, p.revision_id FROM live l JOIN passages p ON p.revision_id = l.revision_id "
-            "WHERE l.from_version <= ?1 AND (l.to_version IS NULL OR l.to_version > ?1) ORDER BY p.id",
-            (version,),
-        ).fetchall()
+        arr = self.store.live_passages(version)
         self.sync()
         with self._lock:
-            arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
             positions = np.searchsorted(self.chunk_ids, arr[:, 1])
             mask = np.zeros(self.size, dtype=bool)
             mask[positions] = True
@@ -130,24 +121,10 @@ class ChunkIndex:
     def revision_fields(self, live: LiveSet) -> dict[int, dict[str, Any]]:
         """Fields filters can test, per live revision: doc_id, title, source and metadata keys."""
         if live._revisions is None:
-            revs = np.unique(live.passage_rev).tolist()
-            fields: dict[int, dict[str, Any]] = {}
-            for i in range(0, len(revs), 500):
-                part = revs[i : i + 500]
-                q = ",".join("?" * len(part))
-                for rid, doc_id, title, source, meta in self.store.db.execute(
-                    f"SELECT id, doc_id, title, source, metadata FROM revisions WHERE id IN ({q})", part
-                ):
-                    fields[int(rid)] = {
-                        **json.loads(meta),
-                        "doc_id": doc_id,
-                        "title": title,
-                        "source": source,
-                    }
-            live._revisions = fields
+            live._revisions = self.store.revision_fields(np.unique(live.passage_rev).tolist())
         return live._revisions
 
-    def allowed(self, live: LiveSet, filters: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
+    def allowed(self, live: LiveSet, filters: Mapping[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
         """(chunk mask, passage mask) of what a query may return at this version under ``filters``."""
         if not filters:
             return live.mask_for(self.size), np.ones(len(live.passage_ids), dtype=bool)
@@ -159,7 +136,7 @@ class ChunkIndex:
         return mask, passage_ok
 
 
-def matches(fields: dict[str, Any], filters: dict[str, Any]) -> bool:
+def matches(fields: dict[str, Any], filters: Mapping[str, Any]) -> bool:
     """True when every filter holds. A value may be a glob (``billing/*``) or a list of alternatives."""
     for key, wanted in filters.items():
         have = fields.get(key)

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ragtune.text import STOPWORDS, WORD, analyze
+from ragtune.text import STOPWORDS, analyze
 
-__all__ = ["STOPWORDS", "BM25Index", "analyze", "fts5_query", "top_k"]
+__all__ = ["STOPWORDS", "BM25Index", "analyze", "top_k"]
 
 
 class BM25Index:
@@ -115,9 +115,3 @@ def top_k(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray
         positions, scores = positions[part], scores[part]
     order = np.lexsort((positions, -scores))
     return positions[order].astype(np.int64), scores[order]
-
-
-def fts5_query(query: str) -> str:
-    """A safe FTS5 MATCH expression: every word quoted, OR-ed (BM25 semantics, not AND)."""
-    words = [w for w in WORD.findall(query.lower()) if w not in STOPWORDS]
-    return " OR ".join(f'"{w}"' for w in words)

@@ -1,9 +1,12 @@
-"""The Retriever: query → ranked Passages, lexical ⊕ dense, at any KB version, with filters."""
+"""The Retriever: a :class:`Query` → a :class:`SearchResult` of ranked Passages at one KB version.
+
+Stages: resolve the version once → the live set and the query's filters as masks → each leg of the mode ranks
+the permitted chunks (:mod:`ragtune.search.legs`) → fusion by name (:mod:`ragtune.search.fusion`) → passages
+fetched from the store → the rerank stage (:mod:`ragtune.search.rerank`; none by default).
+"""
 
 from __future__ import annotations
 
-import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -12,29 +15,41 @@ from ragtune.config import SearchSettings
 from ragtune.embed.base import Embedder
 from ragtune.errors import SearchError
 from ragtune.kb.store import Store
-from ragtune.search import fusion
+from ragtune.search.fusion import fusion_named
 from ragtune.search.index import ChunkIndex, LiveSet
-from ragtune.search.lexical import fts5_query
+from ragtune.search.legs import ENGINES, KeywordLeg, Ranking, SearchLeg, VectorLeg
 from ragtune.search.passage import Passage
+from ragtune.search.query import Query, SearchResult
+from ragtune.search.rerank import NoRerank, Reranker, reranker_named
 
-MODES = ("hybrid", "dense", "lexical")
-# Query embeddings run here while the calling thread scores BM25; shared by every Retriever in the process.
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ragtune-embed")
-ENGINES = ("memory", "fts5")
+# mode → the legs it runs, in fusion order
+MODE_LEGS: dict[str, tuple[str, ...]] = {"hybrid": ("lexical", "dense"), "dense": ("dense",), "lexical": ("lexical",)}
+MODES = tuple(MODE_LEGS)
 
 
 class Retriever:
-    """Searches one store. ``search`` is thread-safe; the index follows the store as it changes."""
+    """Searches one store. ``retrieve``/``search`` are thread-safe; the index follows the store as it changes."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: SearchSettings | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        settings: SearchSettings | None = None,
+        *,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings or SearchSettings()
         if self.settings.lexical_engine not in ENGINES:
             raise SearchError(f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}")
-        if self.settings.fusion not in fusion.FUSIONS:
-            raise SearchError(f"search.fusion must be one of {fusion.FUSIONS}, not {self.settings.fusion!r}")
+        self.fuse = fusion_named(self.settings.fusion)
+        self.reranker = reranker or reranker_named(self.settings.rerank, self.settings)
         self.index = ChunkIndex(store, embedder, self.settings.dense_threads, self.settings.dense_precision)
+        self.legs: dict[str, SearchLeg] = {
+            "lexical": KeywordLeg(self.index, store, self.settings.lexical_engine),
+            "dense": VectorLeg(self.index, embedder),
+        }
 
     def search(
         self,
@@ -46,61 +61,41 @@ class Retriever:
         filters: dict[str, Any] | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for ``query`` among documents live at version ``at`` (head if None)."""
-        mode = mode or self.settings.mode
-        if mode not in MODES:
+        return self.retrieve(Query(query, k, mode, at, filters)).passages
+
+    def retrieve(self, query: Query) -> SearchResult:
+        """The query's ``k`` best passages (default ``[search] k``) and the version they were found at."""
+        mode = query.mode or self.settings.mode
+        legs = MODE_LEGS.get(mode)
+        if legs is None:
             raise SearchError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+        k = self.settings.k if query.k is None else query.k
         if k < 1:
             raise SearchError(f"k must be at least 1, not {k}")
-        version = self.store.check_version(at)
-        if not query.strip() or version == 0:
-            return []
+        version = self.store.check_version(query.at)
+        if not query.text.strip() or version == 0:
+            return SearchResult(query, version, [])
         live = self.index.live(version)
-        chunk_ok, passage_ok = self.index.allowed(live, filters)
+        chunk_ok, passage_ok = self.index.allowed(live, query.filters)
         depth = max(self.settings.depth, k)
-        legs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        # The query embedding (ONNX Runtime / torch, which release the GIL) runs beside the BM25 leg.
-        qvec = _POOL.submit(self.embedder.embed_query, query) if mode in ("hybrid", "dense") else None
-        if mode in ("hybrid", "lexical"):
-            legs["lexical"] = self._lexical(query, live, chunk_ok, depth)
-        if qvec is not None:
-            legs["dense"] = self.index.dense.search(qvec.result(), chunk_ok, depth)
-        if mode == "hybrid":
-            if self.settings.fusion == "rrf":
-                positions, scores = fusion.rrf([legs["lexical"][0], legs["dense"][0]], self.settings.rrf_k)
-            else:
-                w = self.settings.weight_dense
-                positions, scores = fusion.weighted([legs["lexical"], legs["dense"]], [1.0 - w, w])
-        else:
-            positions, scores = legs[mode]
-        return self._passages(positions, scores, legs, live, passage_ok, k)
-
-    def _lexical(self, query: str, live: LiveSet, allowed: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.settings.lexical_engine == "memory":
-            return self.index.bm25.search(query, allowed, live.n_live, live.avg_len, depth)
-        expr = fts5_query(query)
-        if not expr:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        limit = depth * 4
-        while True:
-            rows = self.store.db.execute(
-                "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-                (expr, limit),
-            ).fetchall()
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            pos = np.minimum(np.searchsorted(self.index.chunk_ids, ids), max(self.index.size - 1, 0))
-            # A row stored after the index last synced has no position yet: it cannot be live here.
-            known = (self.index.chunk_ids[pos] == ids) if self.index.size else np.zeros(len(ids), bool)
-            keep = known & (pos < len(allowed)) & allowed[np.minimum(pos, max(len(allowed) - 1, 0))]
-            if keep.sum() >= depth or len(rows) < limit:
-                scores = np.array([r[1] for r in rows], dtype=np.float32)
-                return pos[keep][:depth], scores[keep][:depth]
-            limit *= 4
+        started = {name: self.legs[name].begin(query.text) for name in reversed(legs)}  # the slow one first
+        rankings: dict[str, Ranking] = {
+            name: self.legs[name].rank(started[name], live, chunk_ok, depth) for name in legs
+        }
+        positions, scores = self.fuse(rankings, self.settings) if len(legs) > 1 else rankings[legs[0]]
+        wanted = max(k, self.reranker.depth)
+        passages = self._passages(positions, scores, rankings, live, passage_ok, wanted)
+        if not isinstance(self.reranker, NoRerank):
+            passages = self.reranker.rerank(query, passages)[:k]
+            for rank, p in enumerate(passages, start=1):
+                p.rank = rank
+        return SearchResult(query, version, passages)
 
     def _passages(
         self,
         positions: np.ndarray,
         scores: np.ndarray,
-        legs: dict[str, tuple[np.ndarray, np.ndarray]],
+        legs: dict[str, Ranking],
         live: LiveSet,
         passage_ok: np.ndarray,
         k: int,
@@ -125,37 +120,8 @@ class Retriever:
                 if p in wanted:
                     leg_info.setdefault(p, {})[f"{name}_score"] = round(float(s), 6)
                     leg_info[p][f"{name}_rank"] = rank
-        marks = ",".join("?" * len(chosen))
-        rows = {
-            int(r[0]): r
-            for r in self.store.db.execute(
-                "SELECT p.id, r.doc_id, c.hash, c.text, r.title, r.source, p.heading_path, p.page, p.start, "
-                "p.end, r.id, c.context, r.metadata FROM passages p JOIN revisions r ON r.id = p.revision_id "
-                f"JOIN chunks c ON c.id = p.chunk_id WHERE p.id IN ({marks})",
-                [c[0] for c in chosen],
-            )
-        }
-        out = []
-        for rank, (pid, score, pos) in enumerate(chosen, start=1):
-            r = rows[pid]
-            out.append(
-                Passage(
-                    rank=rank,
-                    score=score,
-                    doc_id=r[1],
-                    chunk_id=r[2],
-                    text=r[3],
-                    title=r[4],
-                    source=r[5],
-                    heading_path=json.loads(r[6]),
-                    page=r[7],
-                    start=r[8],
-                    end=r[9],
-                    revision_id=r[10],
-                    version=live.version,
-                    context=r[11],
-                    metadata=json.loads(r[12]),
-                    scores=leg_info.get(pos, {}),
-                )
-            )
-        return out
+        rows = self.store.passages([c[0] for c in chosen])
+        return [
+            Passage(rank=rank, score=score, version=live.version, scores=leg_info.get(pos, {}), **rows[pid])
+            for rank, (pid, score, pos) in enumerate(chosen, start=1)
+        ]

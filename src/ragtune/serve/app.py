@@ -16,7 +16,6 @@ does not stall the event loop, and each thread gets its own SQLite connection fr
 from __future__ import annotations
 
 import hmac
-import inspect
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,14 +26,15 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragtune import __version__
+from ragtune.rag.strategies import DEFAULT_STRATEGY
+from ragtune.search.query import Query
 from ragtune.serve import chat
 from ragtune.serve.errors import ApiError, install_error_handlers
 from ragtune.serve.schemas import AskRequest, ChatCompletionRequest, SearchRequest
-from ragtune.strategies import DEFAULT_STRATEGY
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
-    from ragtune.strategies import Strategy
+    from ragtune.rag.strategies import StrategyProtocol as Strategy
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -91,17 +91,16 @@ def create_app(
 
     @app.post("/v1/search")
     def search(request: SearchRequest) -> dict[str, Any]:
-        base = knowledge_base()
-        version = base.store.check_version(request.at)
-        passages = base.search(request.query, k=request.k, mode=request.mode, at=version, filters=request.filters)
-        return {"version": version, "results": [p.as_dict() for p in passages]}
+        found = knowledge_base().retrieve(Query(request.query, request.k, request.mode, request.at, request.filters))
+        return {"version": found.version, "results": [p.as_dict() for p in found.passages]}
 
     @app.post("/v1/ask")
     def ask(request: AskRequest) -> dict[str, Any]:
         name = request.strategy or (DEFAULT_STRATEGY if DEFAULT_STRATEGY in strategies else next(iter(strategies), ""))
         chosen = strategy(name, "strategy")
         retrieval: dict[str, Any] = {k: v for k, v in (("k", request.k), ("mode", request.mode)) if v is not None}
-        unsupported = [k for k in retrieval if not _accepts(chosen.answer, k)]
+        # A strategy declares the per-call fields it honours (StrategyProtocol.accepts); none when it does not say.
+        unsupported = [k for k in retrieval if k not in getattr(chosen, "accepts", frozenset())]
         if unsupported:
             raise ApiError(
                 400,
@@ -110,19 +109,11 @@ def create_app(
                 code="unsupported_parameter",
             )
         messages = [{"role": "user", "content": request.question}]
-        result = chosen.answer(messages, at=request.at, filters=request.filters, **retrieval)
+        query = Query(request.question, request.k, request.mode, request.at, request.filters)
+        result = chosen.answer(messages, query)
         return result.as_dict()
 
     return app
-
-
-def _accepts(fn: Any, name: str) -> bool:
-    """Whether callable ``fn`` takes keyword argument ``name``."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class RequireApiKey:

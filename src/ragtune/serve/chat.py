@@ -22,7 +22,7 @@ from ragtune.serve.errors import INTERNAL_ERROR, ApiError, error_body, from_ragt
 from ragtune.serve.schemas import ChatCompletionRequest
 
 if TYPE_CHECKING:
-    from ragtune.strategies import Strategy
+    from ragtune.rag.strategies import StrategyProtocol as Strategy
 
 log = logging.getLogger("ragtune.serve")
 

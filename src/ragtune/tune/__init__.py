@@ -1,14 +1,14 @@
 """Fine-tuning: training data (chat JSONL, checks, synthesis, RAFT, splits), training, tracking, registry, sweeps."""
 
-from ragtune.tune.check import DataReport, Problem, check_dataset
-from ragtune.tune.config import TrainConfig, load_train_config
-from ragtune.tune.dataset import ChatExample, read_chat_jsonl, write_chat_jsonl
-from ragtune.tune.raft import build_raft, raft_example
+from ragtune.tune.data.check import DataReport, Problem, check_dataset
+from ragtune.tune.data.dataset import ChatExample, read_chat_jsonl, write_chat_jsonl
+from ragtune.tune.data.raft import build_raft, raft_example
+from ragtune.tune.data.split import Split, split_examples, split_file
+from ragtune.tune.data.synth import KBChunk, QAPair, Synthesis, kb_chunks, pair_examples, synthesize
 from ragtune.tune.registry import ModelRegistry, RegisteredModel
-from ragtune.tune.split import Split, split_examples, split_file
-from ragtune.tune.sweep import SweepResult, sweep
-from ragtune.tune.synth import KBChunk, QAPair, Synthesis, kb_chunks, pair_examples, synthesize
-from ragtune.tune.train import TrainResult, train
+from ragtune.tune.training.config import TrainConfig, load_train_config
+from ragtune.tune.training.sweep import SweepResult, sweep
+from ragtune.tune.training.train import TrainResult, train
 
 __all__ = [
     "ChatExample",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragtune.errors import DatasetError
 from ragtune.kb.store import Store
-from ragtune.tune.dataset import ChatExample, iter_chat_jsonl
+from ragtune.tune.data.dataset import ChatExample, iter_chat_jsonl
 from ragtune.tune.registry import ModelRegistry, RegisteredModel
 
 if TYPE_CHECKING:

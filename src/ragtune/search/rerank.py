@@ -1,0 +1,78 @@
+"""The rerank stage: an optional reordering of the fused passages, chosen by name (``[search] rerank``).
+
+The default, ``none``, leaves the order as fusion made it and costs nothing. A reranker (a cross-encoder, an
+LLM judge) sees the query and the ``max(k, depth)`` best fused passages and returns them in its order; the
+retriever keeps the first ``k`` and renumbers their ranks. Register one as loaders and store backends are::
+
+    from ragtune.search.rerank import register_reranker
+
+    class LengthReranker:                      # a toy: shortest passage first
+        depth = 20
+        def rerank(self, query, passages):
+            return sorted(passages, key=lambda p: len(p.text))
+
+    register_reranker("shortest", lambda settings: LengthReranker())
+    # ragtune.toml:  [search]  rerank = "shortest"
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from ragtune.config import SearchSettings
+from ragtune.errors import SearchError
+from ragtune.search.passage import Passage
+from ragtune.search.query import Query
+
+
+class Reranker(Protocol):
+    """Reorders retrieved passages. ``depth``: how many fused candidates it wants to see (0: just the k)."""
+
+    depth: int
+
+    def rerank(self, query: Query, passages: list[Passage]) -> list[Passage]: ...
+
+
+class NoRerank:
+    """The default: fusion's order, unchanged."""
+
+    depth = 0
+
+    def rerank(self, query: Query, passages: list[Passage]) -> list[Passage]:
+        return passages
+
+
+RerankerFactory = Callable[[SearchSettings], Reranker]
+
+_BUILTIN: dict[str, RerankerFactory] = {"none": lambda settings: NoRerank()}
+_rerankers: dict[str, RerankerFactory] = dict(_BUILTIN)
+_lock = threading.Lock()
+
+
+def register_reranker(name: str, factory: RerankerFactory) -> None:
+    """Make ``[search] rerank = NAME`` build its reranker with ``factory(search_settings)`` (replacing any)."""
+    with _lock:
+        _rerankers[name] = factory
+
+
+def unregister_reranker(name: str) -> None:
+    """Forget reranker ``name`` (a built-in one comes back)."""
+    with _lock:
+        if name in _BUILTIN:
+            _rerankers[name] = _BUILTIN[name]
+        else:
+            _rerankers.pop(name, None)
+
+
+def reranker_names() -> list[str]:
+    return sorted(_rerankers)
+
+
+def reranker_named(name: str, settings: SearchSettings) -> Reranker:
+    """The reranker registered as ``name``; SearchError naming the setting when there is none."""
+    factory = _rerankers.get(name)
+    if factory is None:
+        raise SearchError(f"search.rerank must be one of {tuple(reranker_names())}, not {name!r}")
+    return factory(settings)
