@@ -462,7 +462,8 @@ def compare_helpcenter(r: dict[str, Any]) -> list[str]:
             + ".",
         ]
     for caveat in r.get("caveats") or []:
-        out += ["", f"Diagnosis: {caveat}."]
+        label = "Note (a probe bug since fixed, see the findings)" if caveat.startswith("freshness of") else "Diagnosis"
+        out += ["", f"{label}: {caveat}."]
     out += ["", f"Recommendation with no constraints stated: **{r.get('recommendation')}**.", ""]
     return out
 

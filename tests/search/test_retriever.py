@@ -120,6 +120,18 @@ def test_a_leg_can_be_swapped(kb: KnowledgeBase) -> None:
     assert top.scores == {"dense_score": 1.0, "dense_rank": 1}
 
 
+def test_a_shared_index_reaches_the_legs(kb: KnowledgeBase) -> None:
+    # Assigning an already-loaded index (as a second handle on the same store does) must rebuild the legs:
+    # a keyword leg left on the new retriever's own, never-synced index knows no chunk positions.
+    loaded = kb.retriever
+    expected = loaded.retrieve(Query("team plan dollars", k=3, mode="lexical")).passages
+    twin = retriever(kb, lexical_engine="fts5")
+    twin.index = loaded.index
+    assert all(leg.index is loaded.index for leg in twin.legs.values())  # type: ignore[attr-defined]
+    got = twin.retrieve(Query("team plan dollars", k=3, mode="lexical")).passages
+    assert [p.chunk_id for p in got] == [p.chunk_id for p in expected]
+
+
 # -- fusion ---------------------------------------------------------------------------------------
 
 

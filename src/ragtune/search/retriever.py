@@ -45,10 +45,20 @@ class Retriever:
             raise SearchError(f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}")
         self.fuse = fusion_named(self.settings.fusion)
         self.reranker = reranker or reranker_named(self.settings.rerank, self.settings)
+        self.legs: dict[str, SearchLeg] = {}
         self.index = ChunkIndex(store, embedder, self.settings.dense_threads, self.settings.dense_precision)
-        self.legs: dict[str, SearchLeg] = {
-            "lexical": KeywordLeg(self.index, store, self.settings.lexical_engine),
-            "dense": VectorLeg(self.index, embedder),
+
+    @property
+    def index(self) -> ChunkIndex:
+        """The derived indexes the legs search; assigning another (e.g. one already loaded) rebuilds the legs."""
+        return self._index
+
+    @index.setter
+    def index(self, index: ChunkIndex) -> None:
+        self._index = index
+        self.legs = {
+            "lexical": KeywordLeg(index, self.store, self.settings.lexical_engine),
+            "dense": VectorLeg(index, self.embedder),
         }
 
     def search(
