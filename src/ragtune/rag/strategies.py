@@ -41,7 +41,7 @@ from ragtune.kb.store import Store
 from ragtune.llm.base import GenerationOptions, Message
 from ragtune.llm.defaults import defaults_for
 from ragtune.llm.prompts import PromptTemplates, template_named
-from ragtune.llm.registry import base_model, check_generator, load_generator
+from ragtune.llm.registry import backend_settings, base_model, check_generator, load_generator
 from ragtune.rag.pipeline import Answer, RagPipeline
 from ragtune.search.passage import Passage
 from ragtune.search.query import Query
@@ -183,18 +183,13 @@ class Strategy:
     def pipeline(self) -> RagPipeline:
         with self._lock:
             if self._pipeline is None:
-                s = self.spec
-                settings: dict[str, Any] = {}
-                if s.generator == "extractive":
-                    a = self.kb.settings.answer
-                    settings = {"max_sentences": a.max_sentences, "min_score": a.min_score}
-                elif s.generator.startswith("openai:"):
-                    settings = {"base_url": s.base_url, "timeout_s": s.timeout_s}
-                    if s.api_key_env is not None:
-                        settings["api_key_env"] = s.api_key_env
-                    settings = {k: v for k, v in settings.items() if v is not None}
-                elif s.generator != "extractive":
-                    settings = {"batch_size": s.batch_size, "dtype": s.dtype}
+                s, a = self.spec, self.kb.settings.answer
+                # Each backend takes the settings it declares (llm.registry): the extractive answerer its
+                # [answer] thresholds, openai its endpoint, hf/ft their batch size and dtype.
+                table = {"max_sentences": a.max_sentences, "min_score": a.min_score, "base_url": s.base_url,
+                         "timeout_s": s.timeout_s, "api_key_env": s.api_key_env, "batch_size": s.batch_size,
+                         "dtype": s.dtype}  # fmt: skip
+                settings = backend_settings(s.generator, table)
                 # ft:NAME resolves through the KB's model registry (its backend is registered by ragtune.tune);
                 # its check warns, once per process, when the model is stale. It never fails the answer.
                 check_generator(s.generator, kb=self.kb)
