@@ -39,6 +39,17 @@ def iter_jsonl(path: str | Path, *, column: bool = True) -> Iterator[tuple[int, 
 
     A line that is not JSON raises :class:`DatasetError` with the file, the line and the parser's reason (and its
     column when ``column``); an unreadable file raises it without a line."""
+    for number, raw in raw_lines(path):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            where = f" (column {exc.colno})" if column else ""
+            raise DatasetError(Path(path), number, f"invalid JSON: {exc.msg}{where}") from exc
+        yield number, value
+
+
+def raw_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` for every non-blank line of ``path``; an unreadable file raises DatasetError."""
     p = Path(path)
     try:
         handle = p.open(encoding="utf-8")
@@ -46,11 +57,5 @@ def iter_jsonl(path: str | Path, *, column: bool = True) -> Iterator[tuple[int, 
         raise DatasetError(p, None, f"cannot read: {exc.strerror or exc}") from exc
     with handle:
         for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                where = f" (column {exc.colno})" if column else ""
-                raise DatasetError(p, number, f"invalid JSON: {exc.msg}{where}") from exc
-            yield number, value
+            if raw.strip():
+                yield number, raw

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.errors import DatasetError
-from ragtune.jsonl import write_jsonl
+from ragtune.jsonl import raw_lines, write_jsonl
 from ragtune.llm.prompts import PromptTemplates
 
 ROLES = ("system", "user", "assistant")
@@ -135,22 +135,14 @@ def parse_example_coded(obj: Any, line: int = 0) -> tuple[ChatExample | None, li
 
 def iter_chat_jsonl(path: str | Path) -> Iterator[RawLine]:
     """Every non-blank line of ``path`` with its problems; never raises for bad lines (see ``check``)."""
-    p = Path(path)
-    try:
-        handle = p.open(encoding="utf-8")
-    except OSError as exc:
-        raise DatasetError(p, None, f"cannot read: {exc.strerror or exc}") from exc
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield RawLine(number, None, [("json", f"invalid JSON: {exc.msg} (column {exc.colno})")])
-                continue
-            example, problems = parse_example_coded(obj, number)
-            yield RawLine(number, example, problems)
+    for number, raw in raw_lines(path):
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield RawLine(number, None, [("json", f"invalid JSON: {exc.msg} (column {exc.colno})")])
+            continue
+        example, problems = parse_example_coded(obj, number)
+        yield RawLine(number, example, problems)
 
 
 def read_chat_jsonl(path: str | Path) -> list[ChatExample]:
