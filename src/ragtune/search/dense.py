@@ -25,14 +25,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ragtune.errors import SearchError
 from ragtune.search.lexical import top_k
 
-PRECISIONS = {"int8": torch.int8, "fp16": torch.float16, "fp32": torch.float32}
+if TYPE_CHECKING:
+    import torch
+
+# torch dtype names; torch itself is imported when the first index is built, not when ragtune (or its CLI) loads.
+PRECISIONS = {"int8": "int8", "fp16": "float16", "fp32": "float32"}
 _THREADS_LOCK = threading.Lock()
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class DenseIndex:
     """A growable float32 matrix of unit vectors, one row per chunk position, plus the scan copy."""
 
     def __init__(self, dim: int, threads: int = 0, precision: str = "int8", rescore: int = 200) -> None:
+        import torch
+
         if precision not in PRECISIONS:
             raise SearchError(f"search.dense_precision must be one of {sorted(PRECISIONS)}, not {precision!r}")
         if precision == "int8" and not _int8_kernel_works(dim):
@@ -50,19 +56,23 @@ class DenseIndex:
         self.threads = max(0, threads)
         self.precision = precision
         self.rescore = max(1, rescore)
-        self._dtype = PRECISIONS[precision]
+        self._dtype = getattr(torch, PRECISIONS[precision])
         self._matrix = np.zeros((1024, dim), dtype=np.float32)
         # For fp32 the scan reads the numpy matrix's own memory (no copy).
         self._scan, self._scales = self._scan_copy(self._matrix)
         self.size = 0
 
     def _scan_copy(self, matrix: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        import torch
+
         tensor = torch.from_numpy(matrix)
         if self._dtype == torch.int8:
             return _quantize(tensor)
         return (tensor if self._dtype == torch.float32 else tensor.to(self._dtype)), None
 
     def add(self, vectors: np.ndarray) -> None:
+        import torch
+
         n = len(vectors)
         if self.size + n > len(self._matrix):
             grown = np.zeros((max(2 * len(self._matrix), self.size + n), self.dim), dtype=np.float32)
@@ -85,6 +95,8 @@ class DenseIndex:
     @property
     def nbytes(self) -> int:
         """Memory held by the vectors (the fp32 matrix and, for fp16, the scan copy)."""
+        import torch
+
         extra = 0 if self._dtype == torch.float32 else self._scan.element_size() * self._scan.nelement()
         if self._scales is not None:
             extra += self._scales.element_size() * self._scales.nelement()
@@ -92,6 +104,8 @@ class DenseIndex:
 
     def search(self, query: np.ndarray, allowed: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` allowed positions by cosine similarity, best first (exact fp32 scores)."""
+        import torch
+
         if not self.size:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         q32 = np.ascontiguousarray(query, dtype=np.float32)
@@ -112,6 +126,8 @@ class DenseIndex:
         return best, scores[best]
 
     def _scan_scores(self, query: torch.Tensor) -> np.ndarray:
+        import torch
+
         rows = self._scan[: self.size]
         if self._dtype == torch.int8:
             assert self._scales is not None
@@ -121,6 +137,8 @@ class DenseIndex:
 
     @contextmanager
     def _threads(self) -> Iterator[None]:
+        import torch
+
         if not self.threads or self.threads == torch.get_num_threads():
             yield
             return
@@ -135,6 +153,8 @@ class DenseIndex:
 
 def _quantize(vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row symmetric int8 and the bf16 scales (a zero row gets scale 1)."""
+    import torch
+
     scales = vectors.abs().amax(dim=1) / 127.0
     scales = torch.where(scales > 0, scales, torch.ones_like(scales))
     q = torch.round(vectors / scales[:, None]).clamp_(-127, 127).to(torch.int8)
@@ -144,6 +164,8 @@ def _quantize(vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 @lru_cache(maxsize=8)
 def _int8_kernel_works(dim: int) -> bool:
     """The int8 kernel exists in this torch build, takes this dimension, and agrees with fp32 on a probe."""
+    import torch
+
     try:
         probe = torch.nn.functional.normalize(torch.randn(64, dim, generator=torch.Generator().manual_seed(0)), dim=1)
         q, scales = _quantize(probe)
