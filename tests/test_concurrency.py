@@ -54,7 +54,9 @@ def content(name: str, gen: str) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")  # hidden: discovery skips it
+    # Hidden (discovery skips it) and unique to this writer: two writers renaming one temporary name race each
+    # other (the second rename finds the file gone), which is the harness failing, not the knowledge base.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
