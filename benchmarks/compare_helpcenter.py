@@ -50,6 +50,7 @@ def strategy_row(name: str, s: dict[str, Any], summary: dict[str, Any]) -> dict[
     names = ("f1", "citation_precision", "citation_recall", "groundedness", "style_similarity", "correct_decline",
              "recall@5")  # fmt: skip
     mean = {k: (m.get(k) or {}).get("mean") for k in names}
+    failed = freshness_failed(summary, name)
     return {
         "name": name,
         "status": "ok",
@@ -57,8 +58,8 @@ def strategy_row(name: str, s: dict[str, Any], summary: dict[str, Any]) -> dict[
         "quality_ci": s.get("quality_ci"),
         **mean,
         # Not measured when every probe answer failed (recorded as stale by runs before the fix).
-        "stale_rate": None if freshness_failed(summary, name) else s.get("stale_rate"),
-        "freshness_seconds": None if freshness_failed(summary, name) else s.get("freshness_seconds"),
+        "stale_rate": None if failed else s.get("stale_rate"),
+        "freshness_seconds": None if failed else s.get("freshness_seconds"),
     }
 
 
