@@ -1,5 +1,8 @@
 """ragtune: RAG, fine-tuning and hybrid assistants over your own documents, measured side by side."""
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ragtune.errors import (
     ConfigError,
     EmbedderError,
@@ -11,22 +14,39 @@ from ragtune.errors import (
     SearchError,
     StoreError,
 )
-from ragtune.kb.document import Chunk, Document
-from ragtune.kb.ingest import IngestReport
-from ragtune.kb.store import Diff, VersionInfo
-from ragtune.knowledge_base import KnowledgeBase
-from ragtune.search.passage import Passage
 
 __version__ = "0.1.0"
 
+# The public classes are imported on first use (PEP 562), so `import ragtune` (and the CLI, which needs only the
+# version and the errors to start) does not load numpy, the loaders or the store until a command asks for them.
+_LAZY = {
+    "Chunk": "ragtune.kb.document",
+    "Document": "ragtune.kb.document",
+    "IngestReport": "ragtune.kb.ingest",
+    "Diff": "ragtune.kb.store",
+    "VersionInfo": "ragtune.kb.store",
+    "KnowledgeBase": "ragtune.knowledge_base",
+    "Passage": "ragtune.search.passage",
+    "Answer": "ragtune.rag",
+    "Citation": "ragtune.rag",
+}
+
+if TYPE_CHECKING:
+    from ragtune.kb.document import Chunk, Document
+    from ragtune.kb.ingest import IngestReport
+    from ragtune.kb.store import Diff, VersionInfo
+    from ragtune.knowledge_base import KnowledgeBase
+    from ragtune.rag import Answer, Citation
+    from ragtune.search.passage import Passage
+
 
 def __getattr__(name: str) -> object:
-    # Answer and Citation live with the pipeline, which is imported on first use.
-    if name in ("Answer", "Citation"):
-        from ragtune import rag
-
-        return getattr(rag, name)
-    raise AttributeError(f"module 'ragtune' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ragtune' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

@@ -7,12 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..document import Document
-from ._docx import load_docx
-from ._html import load_html
 from ._options import LoadOptions
-from ._pdf import load_pdf
-from ._plain import load_markdown, load_plain_text
-from ._records import load_json, load_jsonl
 
 
 class Loader(Protocol):
@@ -25,6 +20,53 @@ class Loader(Protocol):
     """
 
     def __call__(self, path: Path, opts: LoadOptions, /) -> list[Document]: ...
+
+
+# The built-in parsers import their libraries (bs4, pypdf, python-docx: ~0.2 s together) when a file of
+# their kind is first loaded, not when ragtune is imported: a CLI command that reads no file never pays.
+# Module-level functions, so they pickle by name into the loader worker.
+
+
+def load_markdown(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._plain import load_markdown as load
+
+    return load(path, opts)
+
+
+def load_plain_text(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._plain import load_plain_text as load
+
+    return load(path, opts)
+
+
+def load_html(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._html import load_html as load
+
+    return load(path, opts)
+
+
+def load_pdf(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._pdf import load_pdf as load
+
+    return load(path, opts)
+
+
+def load_docx(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._docx import load_docx as load
+
+    return load(path, opts)
+
+
+def load_json(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._records import load_json as load
+
+    return load(path, opts)
+
+
+def load_jsonl(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._records import load_jsonl as load
+
+    return load(path, opts)
 
 
 _BUILTIN: dict[str, Loader] = {
