@@ -59,8 +59,10 @@ class SearchSettings:
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
     lexical_engine: str = field(default="memory", metadata={"help": "memory (in-RAM BM25) | fts5"})
-    dense_threads: int = field(
-        default=0, metadata={"help": "torch threads for the exact vector scan (0: torch's own setting)"}
+    dense_threads: int = field(default=0, metadata={"help": "threads for the exact vector scan (0: one)"})
+    index_files: bool = field(
+        default=True,
+        metadata={"help": "keep the BM25 and vector indexes as files beside the store (memory-mapped on open)"},
     )
     dense_precision: str = field(
         default="int8", metadata={"help": "int8 | fp16 (compact scan copy, exact fp32 re-score) | fp32"}

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from ragtune.rag.strategies import Strategy
 
 
+INDEX_DIRNAME = "index"  # derived index files, beside the store (ragtune.search.persist)
+
+
 class KnowledgeBase:
     """A knowledge base on disk: ingest files, search and ask at any version, inspect and roll back history.
 
@@ -76,7 +79,9 @@ class KnowledgeBase:
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:
-            self._retriever = Retriever(self.store, self.embedder, self.settings.search)
+            self._retriever = Retriever(
+                self.store, self.embedder, self.settings.search, index_dir=self.store.root / INDEX_DIRNAME
+            )
         return self._retriever
 
     def strategies(self, *, model: str | None = None, adapter: str | None = None) -> dict[str, Strategy]:
@@ -136,11 +141,23 @@ class KnowledgeBase:
             remove_missing_under=[r for r in roots if r.is_dir()] if remove_missing else (),
             message=message,
         )
+        self._after_ingest(report)
         return report
+
+    def _after_ingest(self, report: IngestReport) -> None:
+        """Bring the search index files up to date and have the query graph ready, so the next process's first
+        search loads no model framework (the model is loaded here anyway when anything was embedded)."""
+        if report.chunks_written and self.settings.search.index_files:
+            self.retriever.index.persist()
+        prepare = getattr(self.embedder, "prepare_query_encoder", None)
+        if report.chunks_embedded and prepare is not None:
+            prepare()
 
     def ingest_documents(self, docs: Iterable[Document], *, message: str = "") -> IngestReport:
         """Store documents built in code (no files involved)."""
-        return self._ingestor(False).run(docs, message=message)
+        report = self._ingestor(False).run(docs, message=message)
+        self._after_ingest(report)
+        return report
 
     def remove(self, doc_ids: Sequence[str] | str, message: str = "") -> VersionInfo | None:
         """A new version without these documents (their history stays queryable)."""

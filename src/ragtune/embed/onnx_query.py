@@ -10,6 +10,7 @@ torch, which is faster for batches.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -52,41 +53,88 @@ class _Pooled:  # built lazily so importing this module needs no torch
 
 
 class OnnxQueryEncoder:
-    """``encode(text) -> unit vector`` through ONNX Runtime; build with :meth:`create` (None if unusable)."""
+    """``encode(text) -> unit vector`` through ONNX Runtime; build with :meth:`create` or :meth:`cached` (None if
+    unusable). ``tokenizer`` is a ``tokenizers.Tokenizer`` (no transformers needed) or a transformers tokenizer."""
 
     def __init__(self, session: Any, tokenizer: Any, max_tokens: int) -> None:
         self.session = session
-        self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self._lock = threading.Lock()
+        if hasattr(tokenizer, "encode_batch"):  # the Rust tokenizer: a private copy that truncates like transformers
+            from tokenizers import Tokenizer
+
+            self._rust: Any = Tokenizer.from_str(tokenizer.to_str())
+            self._rust.no_padding()
+            self._rust.enable_truncation(max_tokens)
+            self.tokenizer: Any = None
+        else:
+            self._rust = None
+            self.tokenizer = tokenizer
+
+    @staticmethod
+    def _paths(embedder_id: str) -> tuple[Path, Path]:
+        stem = hashlib.sha256(embedder_id.encode()).hexdigest()[:16]
+        return cache_dir() / f"{stem}.onnx", cache_dir() / f"{stem}.json"
+
+    @staticmethod
+    def _session(path: Path) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = QUERY_THREADS
+        opts.inter_op_num_threads = 1
+        # No spin-waiting after a run: the idle ORT threads would take the cores the vector scan needs next.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.log_severity_level = 3
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def cached(cls, tokenizer: Any, embedder_id: str, max_tokens: int) -> OnnxQueryEncoder | None:
+        """The graph an earlier :meth:`create` exported and verified, checked again without torch: it must
+        reproduce the probe vectors torch gave then (cosine ≥ 0.9999). None when absent, stale or corrupt."""
+        path, record_path = cls._paths(embedder_id)
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            if record.get("embedder_id") != embedder_id or record.get("probes") != _PROBES:
+                return None
+            encoder = cls(cls._session(path), tokenizer, max_tokens)
+            if encoder._agreement(np.asarray(record["vectors"], dtype=np.float32)) < 0.9999:
+                log.warning("cached ONNX query graph %s no longer reproduces its probe vectors; rebuilding", path)
+                return None
+            return encoder
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # unreadable record, a truncated or edited graph: build it again
+            log.warning("cached ONNX query graph %s unusable (%s); rebuilding", path, exc)
+            return None
+
+    def _agreement(self, reference: np.ndarray) -> float:
+        got = np.stack([self.encode(t) for t in _PROBES])
+        return float((reference * got).sum(1).min())
 
     @classmethod
     def create(cls, st_model: Any, tokenizer: Any, embedder_id: str, max_tokens: int) -> OnnxQueryEncoder | None:
-        """Export (or reuse) the graph and verify it matches torch; None when ONNX Runtime is unavailable."""
+        """Export the graph and verify it matches torch; None when ONNX Runtime is unavailable."""
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError:
             return None
         try:
-            path = cache_dir() / (hashlib.sha256(embedder_id.encode()).hexdigest()[:16] + ".onnx")
-            if not path.exists():
-                cls._export(st_model, tokenizer, path)
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = QUERY_THREADS
-            opts.inter_op_num_threads = 1
-            # No spin-waiting after a run: the idle ORT threads would take the cores the vector scan needs next.
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            opts.log_severity_level = 3
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-            encoder = cls(session, tokenizer, max_tokens)
+            path, record_path = cls._paths(embedder_id)
+            cls._export(st_model, st_model.tokenizer, path)
+            encoder = cls(cls._session(path), tokenizer, max_tokens)
             import torch
 
             with torch.inference_mode():
                 ref = st_model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
-            got = np.stack([encoder.encode(t) for t in _PROBES])
-            if float((ref * got).sum(1).min()) < 0.9999:
+            if encoder._agreement(ref) < 0.9999:
                 log.warning("ONNX query encoder disagrees with torch; using torch")
                 return None
+            # What a later process checks the graph against, without loading torch (see cached()).
+            record = {"embedder_id": embedder_id, "probes": _PROBES, "vectors": ref.astype(float).round(7).tolist()}
+            tmp = record_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+            os.replace(tmp, record_path)
             return encoder
         except Exception as exc:  # any export/runtime problem: torch still works
             log.warning("ONNX query encoder unavailable (%s); using torch", exc)
@@ -118,6 +166,15 @@ class OnnxQueryEncoder:
         os.replace(tmp, path)  # atomic: a concurrent reader never sees half a graph
 
     def encode(self, text: str) -> np.ndarray:
+        if self._rust is not None:
+            e = self._rust.encode(text)
+            feeds = {
+                "input_ids": np.asarray([e.ids], dtype=np.int64),
+                "attention_mask": np.asarray([e.attention_mask], dtype=np.int64),
+                "token_type_ids": np.asarray([e.type_ids], dtype=np.int64),
+            }
+            with self._lock:
+                return np.asarray(self.session.run(None, feeds)[0][0], dtype=np.float32)
         enc = self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="np")
         feeds = {
             "input_ids": enc["input_ids"].astype(np.int64),

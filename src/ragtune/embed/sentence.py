@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -42,8 +43,35 @@ def _model_revision(path: str) -> str:
     return h.hexdigest()[:12]
 
 
+def _describe(path: str) -> tuple[int, int] | None:
+    """``(dim, max_tokens)`` read from a local sentence-transformers folder whose modules are a transformer with
+    mean pooling (optionally normalized) — the layout the ONNX query graph reproduces — else None."""
+    p = Path(path)
+    try:
+        modules = [m.get("type", "") for m in json.loads((p / "modules.json").read_text(encoding="utf-8"))]
+        pooling = json.loads((p / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+        sbert = json.loads((p / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        if not (p / "tokenizer.json").is_file():
+            return None
+    except (OSError, ValueError):
+        return None
+    names = [m.rsplit(".", 1)[-1] for m in modules]
+    if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return None
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    if modes != ["pooling_mode_mean_tokens"]:
+        return None
+    dim, max_tokens = int(pooling.get("word_embedding_dimension") or 0), int(sbert.get("max_seq_length") or 0)
+    return (dim, max_tokens) if dim and max_tokens else None
+
+
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model by name or path; batched, normalized, with a progress bar."""
+    """Any sentence-transformers model by name or path; batched, normalized, with a progress bar.
+
+    The model (torch) is loaded when first needed: bulk ``embed`` always needs it, but for a local model of the
+    common layout (transformer + mean pooling) the id, the dimension, token counts (the Rust tokenizer) and
+    ``embed_query`` (a verified ONNX graph from an earlier run) do not, so ``ragtune search`` never loads torch.
+    """
 
     def __init__(
         self,
@@ -56,39 +84,65 @@ class SentenceTransformerEmbedder:
     ) -> None:
         if precision not in PRECISIONS:
             raise EmbedderError(f"embedder precision must be one of {PRECISIONS}, not {precision!r}")
+        if query_backend not in QUERY_BACKENDS:
+            raise EmbedderError(f"embed.query_backend must be one of {QUERY_BACKENDS}, not {query_backend!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
-        hf_logging.set_verbosity_error()  # counting long texts is intended, not an indexing error
-
         self.name = model
-        path = resolve_model_path(model)
-        try:
-            self._model: Any = SentenceTransformer(path, device=device or "cpu")
-        except Exception as exc:
-            raise EmbedderError(f"cannot load embedding model {model!r} from {path}: {exc}") from exc
-        self._device = str(self._model.device)
+        self._path = resolve_model_path(model)
+        self._device_arg = device or "cpu"
+        self._lock = threading.Lock()
+        self._st: Any = None
+        self.batch_size = batch_size
+        self.query_backend = query_backend
+        described = _describe(self._path) if self._device_arg == "cpu" else None
+        if described is None:  # an unusual layout, a hub id or a GPU: load now and ask the model
+            st = self._load()
+            self.dim = int(st.get_embedding_dimension() or 0)
+            self.max_tokens = int(st.max_seq_length or 512)
+            self._device = str(st.device)
+        else:
+            self.dim, self.max_tokens = described
+            self._device = self._device_arg
+        if not self.dim:
+            raise EmbedderError(f"{model!r} does not report an embedding dimension")
         if precision == "auto":
             precision = "bf16" if self._device == "cpu" and cpu_has_bf16() else "fp32"
         self.precision = precision
-        self.batch_size = batch_size
-        self.dim = int(self._model.get_embedding_dimension() or 0)
-        self.max_tokens = int(self._model.max_seq_length or 512)
-        if not self.dim:
-            raise EmbedderError(f"{model!r} does not report an embedding dimension")
-        self._tokenizer = self._model.tokenizer
         short = model.rstrip("/").split("/")[-1]
-        self.id = f"{short}@{_model_revision(path)}:{precision}"
-        self._lock = threading.Lock()
-        if query_backend not in QUERY_BACKENDS:
-            raise EmbedderError(f"embed.query_backend must be one of {QUERY_BACKENDS}, not {query_backend!r}")
-        self.query_backend = query_backend
+        self.id = f"{short}@{_model_revision(self._path)}:{precision}"
         self._onnx: OnnxQueryEncoder | None = None
         self._onnx_tried = query_backend == "torch" or self._device != "cpu"
-        self._count = fast_counter(_tokenizer_kind(self._tokenizer), self._exact_counts)
+        if described is not None:
+            self._fast_tokenizer: Any = _rust_tokenizer(self._path)
+            kind = type(self._fast_tokenizer.model).__name__
+        else:
+            self._fast_tokenizer = None
+            kind = _tokenizer_kind(self._load().tokenizer)
+        self._count = fast_counter(kind, self._exact_counts)
+
+    def _load(self) -> Any:
+        """The sentence-transformers model (torch), loaded once."""
+        if self._st is None:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
+            hf_logging.set_verbosity_error()  # counting long texts is intended, not an indexing error
+            try:
+                self._st = SentenceTransformer(self._path, device=self._device_arg)
+            except Exception as exc:
+                raise EmbedderError(f"cannot load embedding model {self.name!r} from {self._path}: {exc}") from exc
+        return self._st
+
+    @property
+    def _model(self) -> Any:
+        with self._lock:
+            return self._load()
+
+    @property
+    def _tokenizer(self) -> Any:
+        return self._model.tokenizer
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
@@ -104,8 +158,9 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._model
         with self._lock, self._precision():
-            vecs = self._model.encode(
+            vecs = model.encode(
                 texts,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
@@ -114,25 +169,41 @@ class SentenceTransformerEmbedder:
             )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+    def _query_encoder(self) -> OnnxQueryEncoder | None:
+        """The ONNX graph: a verified one from an earlier run (no torch), else exported now and verified."""
+        if self._onnx_tried:
+            return self._onnx
+        with self._lock:
+            if not self._onnx_tried:
+                if self._fast_tokenizer is not None:
+                    self._onnx = OnnxQueryEncoder.cached(self._fast_tokenizer, self.id, self.max_tokens)
+                if self._onnx is None:
+                    self._onnx = OnnxQueryEncoder.create(
+                        self._load(), self._fast_tokenizer or self._st.tokenizer, self.id, self.max_tokens
+                    )
+                self._onnx_tried = True
+                if self._onnx is None and self.query_backend == "onnx":
+                    raise EmbedderError("embed.query_backend = 'onnx' but the ONNX encoder could not be built")
+        return self._onnx
+
+    def prepare_query_encoder(self) -> None:
+        """Build (and verify) the ONNX query graph now, e.g. after an ingest, so later searches skip torch."""
+        self._query_encoder()
+
     def embed_query(self, text: str) -> np.ndarray:
         """One text: through the fused ONNX graph when available (CPU), else tokenizer → transformer → pooling."""
-        if not self._onnx_tried:
-            with self._lock:
-                if not self._onnx_tried:
-                    self._onnx = OnnxQueryEncoder.create(self._model, self._tokenizer, self.id, self.max_tokens)
-                    self._onnx_tried = True
-                    if self._onnx is None and self.query_backend == "onnx":
-                        raise EmbedderError("embed.query_backend = 'onnx' but the ONNX encoder could not be built")
-        if self._onnx is not None:
-            return self._onnx.encode(text)
+        onnx = self._query_encoder()
+        if onnx is not None:
+            return onnx.encode(text)
         import torch
 
+        model = self._model
         with self._lock, self._precision():
-            features = self._tokenizer(
+            features = model.tokenizer(
                 [text], padding=False, truncation=True, max_length=self.max_tokens, return_tensors="pt"
             )
             features = {k: v.to(self._device) for k, v in features.items()}
-            out = self._model(features)
+            out = model(features)
             vec = out["sentence_embedding"][0].float()
             vec = torch.nn.functional.normalize(vec, dim=0)
         return vec.cpu().numpy().astype(np.float32)
@@ -141,8 +212,20 @@ class SentenceTransformerEmbedder:
         return self._count(texts) if texts else []
 
     def _exact_counts(self, texts: list[str]) -> list[int]:
+        if self._fast_tokenizer is not None:
+            return [len(e.ids) for e in self._fast_tokenizer.encode_batch(texts, add_special_tokens=False)]
         enc = self._tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in enc]
+
+
+def _rust_tokenizer(path: str) -> Any:
+    """The model's fast tokenizer straight from tokenizer.json (the ``tokenizers`` library; no transformers)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
 
 
 def _tokenizer_kind(tokenizer: Any) -> str:

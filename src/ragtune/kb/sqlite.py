@@ -455,6 +455,9 @@ class SQLiteStore:
             for cid, ctx, text, vec in rows
         ]
 
+    def chunk_count(self, up_to_id: int) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM chunks WHERE id <= ?", (up_to_id,)).fetchone()[0])
+
     def live_passages(self, version: int) -> np.ndarray:
         """int64 ``[n, 3]``: (passage id, chunk id, revision id) of every passage live at ``version``, by id."""
         rows = self._db.execute(

@@ -8,10 +8,12 @@ committed, so they are cached).
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +24,11 @@ from ragtune.kb.ingest import indexed_text
 from ragtune.kb.store import Store
 from ragtune.search.dense import DenseIndex
 from ragtune.search.lexical import BM25Index
+from ragtune.search.persist import IndexFiles
 
 SYNC_BATCH = 4096
+SAVE_MIN_ROWS = 1000  # a reader that appended fewer new chunks than this leaves the files to the next ingest
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,21 +63,68 @@ class LiveSet:
 class ChunkIndex:
     """Lexical and dense indexes over every stored chunk, with per-version live sets."""
 
-    def __init__(self, store: Store, embedder: Embedder, dense_threads: int = 0, dense_precision: str = "int8") -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        dense_threads: int = 0,
+        dense_precision: str = "int8",
+        files: IndexFiles | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
-        self.bm25 = BM25Index()
-        self.dense = DenseIndex(embedder.dim, dense_threads, dense_precision)
-        self.chunk_ids = np.zeros(0, dtype=np.int64)
+        self._dense_settings = (dense_threads, dense_precision)
+        self.files = files
         self._lock = threading.RLock()
         self._live: OrderedDict[int, LiveSet] = OrderedDict()
+        self._opened = files is None  # the files are read on the first sync
+        self.load_note = ""  # why the files were not used, when they were not (for logs and benchmarks)
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty indexes (before a load, or after a failed one)."""
+        self.bm25 = BM25Index()
+        self.dense = DenseIndex(self.embedder.dim, *self._dense_settings)
+        self.chunk_ids = np.zeros(0, dtype=np.int64)
 
     @property
     def size(self) -> int:
         return len(self.chunk_ids)
 
     def sync(self, progress: bool = False) -> int:
-        """Append chunks stored since the last sync; embed any that lack a vector. Returns rows added."""
+        """Append chunks stored since the last sync; embed any that lack a vector. Returns rows added.
+
+        The first sync starts from the index files when they are valid; when it had to rebuild (or added many
+        rows), it saves them for the next process."""
+        with self._lock:
+            rebuilt = False
+            if not self._opened:
+                self._opened = True
+                assert self.files is not None
+                self.load_note = self.files.load(self)
+                rebuilt = bool(self.load_note)
+                if rebuilt:
+                    log.info("search index: %s; rebuilding from the store", self.load_note)
+            added = self._append_new(progress)
+            if self.files is not None and added and (rebuilt or added >= max(SAVE_MIN_ROWS, self.size // 10)):
+                self.files.save(self)
+            return added
+
+    def persist(self) -> None:
+        """Bring the index up to date and write its files (after an ingest)."""
+        with self._lock:
+            added = self.sync()
+            if self.files is not None and (added or self.files.manifest() is None):
+                self.files.save(self)
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[tuple[np.ndarray, list[str], dict[str, np.ndarray]]]:
+        """``(chunk_ids, terms, arrays)`` to save, consistent while the context is held (the index lock)."""
+        with self._lock:
+            terms, arrays = self.bm25.arrays()
+            yield self.chunk_ids, terms, {**arrays, **self.dense.arrays()}
+
+    def _append_new(self, progress: bool) -> int:
         added = 0
         with self._lock:
             while True:

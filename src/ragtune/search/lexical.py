@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,16 +20,44 @@ from ragtune.text import STOPWORDS, analyze
 __all__ = ["STOPWORDS", "BM25Index", "analyze", "top_k"]
 
 
+class _Postings(NamedTuple):
+    offsets: np.ndarray
+    positions: np.ndarray
+    tfs: np.ndarray
+    delta_docs: dict[int, np.ndarray]
+    delta_tfs: dict[int, np.ndarray]
+
+
 class BM25Index:
-    """Append-only in-memory BM25 (Lucene's formula; k1=0.9, b=0.4 as in Anserini by default)."""
+    """Append-only in-memory BM25 (Lucene's formula; k1=0.9, b=0.4 as in Anserini by default).
+
+    Postings live in two parts: a compressed-sparse-row *base* (term id → a slice of ``positions``/``tfs``; may be
+    memory-mapped files, see :mod:`ragtune.search.persist`) and a *delta* of per-term arrays for chunks added
+    since. :meth:`compact` folds the delta into a new base (before saving).
+    """
 
     def __init__(self, k1: float = 0.9, b: float = 0.4) -> None:
         self.k1, self.b = k1, b
         self.vocab: dict[str, int] = {}
-        self._docs: list[np.ndarray] = []  # term id → chunk positions (int32, ascending)
-        self._tfs: list[np.ndarray] = []  # term id → term frequencies (float32)
+        # One tuple, swapped whole by compact()/load(), so a concurrent search reads one consistent state:
+        # base term id → [offsets[t], offsets[t+1]) of positions/tfs; the delta: term id → positions (int32,
+        # ascending) and term id → term frequencies (float32), extended in place by add().
+        self._state = _Postings(np.zeros(1, dtype=np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32), {}, {})
         self.lengths = np.zeros(0, dtype=np.float32)
         self.size = 0
+
+    def load(
+        self, terms: list[str], offsets: np.ndarray, positions: np.ndarray, tfs: np.ndarray, lengths: np.ndarray
+    ) -> None:
+        """Adopt stored postings as the base (an empty index only)."""
+        if self.size:
+            raise ValueError("load() needs an empty index")
+        if len(offsets) != len(terms) + 1 or int(offsets[-1]) != len(positions) or len(positions) != len(tfs):
+            raise ValueError("stored postings are inconsistent")
+        self.vocab = dict(zip(terms, range(len(terms)), strict=True))
+        self._state = _Postings(offsets, positions, tfs, {}, {})
+        self.lengths = lengths
+        self.size = len(lengths)
 
     def add(self, texts: Sequence[str]) -> None:
         """Index ``texts`` as the next positions (``self.size`` onward)."""
@@ -44,9 +73,6 @@ class BM25Index:
             for term, tf in Counter(terms).items():
                 tid = vocab.get(term)
                 if tid is None:
-                    # Lists first, then the vocabulary: a concurrent search() may look the term up.
-                    self._docs.append(np.zeros(0, dtype=np.int32))
-                    self._tfs.append(np.zeros(0, dtype=np.float32))
                     tid = vocab[term] = len(vocab)
                 term_rows.append(tid)
                 pos_rows.append(base + i)
@@ -63,14 +89,77 @@ class BM25Index:
         bounds = np.flatnonzero(np.diff(terms_sorted)) + 1
         starts = np.concatenate([[0], bounds])
         ends = np.concatenate([bounds, [len(terms_sorted)]])
+        docs, tfs = self._state.delta_docs, self._state.delta_tfs
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             tid = int(terms_sorted[s])
-            if len(self._docs[tid]):
-                self._docs[tid] = np.concatenate([self._docs[tid], pos_sorted[s:e]])
-                self._tfs[tid] = np.concatenate([self._tfs[tid], tf_sorted[s:e]])
+            old = docs.get(tid)
+            # Docs first, then tfs, each an extension of the last: a concurrent search() takes their common prefix.
+            if old is not None:
+                docs[tid] = np.concatenate([old, pos_sorted[s:e]])
+                tfs[tid] = np.concatenate([tfs[tid], tf_sorted[s:e]])
             else:
-                self._docs[tid] = pos_sorted[s:e]
-                self._tfs[tid] = tf_sorted[s:e]
+                docs[tid] = pos_sorted[s:e]
+                tfs[tid] = tf_sorted[s:e]
+
+    def postings(self, tid: int, state: _Postings | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One term's (positions, tfs), ascending by position: the base slice, then the delta."""
+        st = state or self._state
+        parts_d, parts_t = [], []
+        if tid < len(st.offsets) - 1:
+            s, e = int(st.offsets[tid]), int(st.offsets[tid + 1])
+            parts_d.append(st.positions[s:e])
+            parts_t.append(st.tfs[s:e])
+        d, t = st.delta_docs.get(tid), st.delta_tfs.get(tid)
+        if d is not None and t is not None:
+            n = min(len(d), len(t))
+            parts_d.append(d[:n])
+            parts_t.append(t[:n])
+        if len(parts_d) == 1:
+            return parts_d[0], parts_t[0]
+        if not parts_d:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        return np.concatenate(parts_d), np.concatenate(parts_t)
+
+    def compact(self) -> None:
+        """Fold the delta into a new in-memory base (CSR over every term); searches see the same postings."""
+        st = self._state
+        n_terms = len(self.vocab)
+        nb = len(st.offsets) - 1
+        base_counts = np.zeros(n_terms, dtype=np.int64)
+        base_counts[:nb] = np.diff(st.offsets)
+        delta = sorted((tid, d[: len(st.delta_tfs[tid])]) for tid, d in st.delta_docs.items())
+        delta_counts = np.zeros(n_terms, dtype=np.int64)
+        for tid, d in delta:
+            delta_counts[tid] = len(d)
+        offsets = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(base_counts + delta_counts, out=offsets[1:])
+        total = int(offsets[-1])
+        pos = np.empty(total, dtype=np.int32)
+        tf = np.empty(total, dtype=np.float32)
+        if len(st.positions):  # each base entry keeps its place within its term, shifted to the new offsets
+            shift = np.repeat(offsets[:nb] - st.offsets[:-1], base_counts[:nb])
+            dest = shift + np.arange(len(st.positions))
+            pos[dest], tf[dest] = st.positions, st.tfs
+        for tid, d in delta:
+            start = int(offsets[tid] + base_counts[tid])
+            pos[start : start + len(d)] = d
+            tf[start : start + len(d)] = st.delta_tfs[tid][: len(d)]
+        self._state = _Postings(offsets, pos, tf, {}, {})
+
+    def arrays(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        """The terms (by id) and the compacted postings, for :mod:`ragtune.search.persist`."""
+        self.compact()
+        terms = [""] * len(self.vocab)
+        for term, tid in self.vocab.items():
+            terms[tid] = term
+        st = self._state
+        arrays = {
+            "term_offsets": st.offsets,
+            "positions": st.positions,
+            "tfs": st.tfs,
+            "lengths": self.lengths[: self.size],
+        }
+        return terms, arrays
 
     def search(
         self, query: str, allowed: np.ndarray, n_live: int, avg_len: float, k: int
@@ -80,17 +169,16 @@ class BM25Index:
         ``n_live`` and ``avg_len`` are the statistics of the live collection (the version queried).
         """
         terms = Counter(analyze(query))
+        state = self._state
         scores = np.zeros(self.size, dtype=np.float32)
         avg_len = max(avg_len, 1e-6)
         for term, qtf in terms.items():
             tid = self.vocab.get(term)
             if tid is None:
                 continue
-            # A concurrent add() may have indexed positions past the caller's mask, and replaces a
-            # term's docs and tfs one after the other, each an extension of the last: their common
-            # prefix, cut where the mask ends, is one consistent posting list.
-            docs, tfs = self._docs[tid], self._tfs[tid]
-            n = min(len(docs), len(tfs), int(np.searchsorted(docs, len(allowed))))
+            docs, tfs = self.postings(tid, state)
+            # A concurrent add() may have indexed positions past the caller's mask: cut where the mask ends.
+            n = int(np.searchsorted(docs, len(allowed)))
             docs, tfs = docs[:n], tfs[:n]
             keep = allowed[docs]
             docs = docs[keep]

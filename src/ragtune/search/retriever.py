@@ -7,6 +7,7 @@ fetched from the store → the rerank stage (:mod:`ragtune.search.rerank`; none 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from ragtune.search.fusion import fusion_named
 from ragtune.search.index import ChunkIndex, LiveSet
 from ragtune.search.legs import ENGINES, KeywordLeg, Ranking, SearchLeg, VectorLeg
 from ragtune.search.passage import Passage
+from ragtune.search.persist import IndexFiles
 from ragtune.search.query import Query, SearchResult
 from ragtune.search.rerank import NoRerank, Reranker, reranker_named
 
@@ -37,6 +39,7 @@ class Retriever:
         settings: SearchSettings | None = None,
         *,
         reranker: Reranker | None = None,
+        index_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -46,7 +49,8 @@ class Retriever:
         self.fuse = fusion_named(self.settings.fusion)
         self.reranker = reranker or reranker_named(self.settings.rerank, self.settings)
         self.legs: dict[str, SearchLeg] = {}
-        self.index = ChunkIndex(store, embedder, self.settings.dense_threads, self.settings.dense_precision)
+        files = IndexFiles(index_dir) if index_dir is not None and self.settings.index_files else None
+        self.index = ChunkIndex(store, embedder, self.settings.dense_threads, self.settings.dense_precision, files)
 
     @property
     def index(self) -> ChunkIndex:
