@@ -32,8 +32,11 @@ def walk(group: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tup
     """``(command path, command)`` for ``group`` and every command below it, depth first, by name."""
     yield path, group
     if isinstance(group, click.Group):
-        for name in sorted(group.commands):
-            yield from walk(group.commands[name], (*path, name))
+        ctx = click.Context(group)
+        for name in sorted(group.list_commands(ctx)):  # a lazy group imports each command here
+            command = group.get_command(ctx, name)
+            assert command is not None
+            yield from walk(command, (*path, name))
 
 
 def help_text(root: click.Command, path: tuple[str, ...], runner: CliRunner | None = None) -> str:

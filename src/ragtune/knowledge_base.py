@@ -72,7 +72,11 @@ class KnowledgeBase:
             if self._embedder is None:
                 e = self.settings.embed
                 self._embedder = load_embedder(
-                    e.model, precision=e.precision, batch_size=e.batch_size, query_backend=e.query_backend
+                    e.model,
+                    precision=e.precision,
+                    batch_size=e.batch_size,
+                    query_backend=e.query_backend,
+                    query_precision=e.query_precision,
                 )
             return self._embedder
 

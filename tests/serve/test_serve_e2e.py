@@ -22,13 +22,8 @@ QUESTIONS = ["How much does the Team plan cost?", "Which identity providers does
 
 
 def _serve_command(kb_dir: Path, port: int) -> list[str]:
-    from ragtune.cli.main import cli
-
     args = ["serve", "--kb", str(kb_dir), "--host", "127.0.0.1", "--port", str(port)]
-    if "serve" in cli.commands:
-        return [sys.executable, "-m", "ragtune.cli.main", *args]
-    # Not registered in the CLI yet: run the command object itself.
-    return [sys.executable, "-c", "from ragtune.cli.serve import serve; serve()", *args[1:]]
+    return [sys.executable, "-m", "ragtune.cli.main", *args]
 
 
 @pytest.fixture(scope="module")

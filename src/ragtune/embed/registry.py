@@ -2,7 +2,8 @@
 
 ``[embed] model`` is a model name or path for the default backend (sentence-transformers), or
 ``BACKEND:MODEL`` for a registered backend. A factory takes the model and the ``[embed]`` settings
-(``precision``, ``batch_size``, ``query_backend``) and returns an :class:`~ragtune.embed.base.Embedder`::
+(``precision``, ``batch_size``, ``query_backend``, ``query_precision``) and returns an
+:class:`~ragtune.embed.base.Embedder`::
 
     from ragtune.embed.registry import register_embedder
 
@@ -67,15 +68,26 @@ def parse_embedder_spec(spec: str) -> tuple[str, str]:
 
 
 def load_embedder(
-    model: str = DEFAULT_MODEL, *, precision: str = "auto", batch_size: int = 64, query_backend: str = "auto"
+    model: str = DEFAULT_MODEL,
+    *,
+    precision: str = "auto",
+    batch_size: int = 64,
+    query_backend: str = "auto",
+    query_precision: str = "auto",
 ) -> Any:
     """A shared embedder per (backend, model, precision, batch size, query backend)."""
     backend, name = parse_embedder_spec(model)
-    key = (backend, name, precision, batch_size, query_backend)
+    key = (backend, name, precision, batch_size, query_backend, query_precision)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
         factory = _factories[backend]
-    embedder = factory(name, precision=precision, batch_size=batch_size, query_backend=query_backend)
+    embedder = factory(
+        name,
+        precision=precision,
+        batch_size=batch_size,
+        query_backend=query_backend,
+        query_precision=query_precision,
+    )
     with _LOCK:
         return _CACHE.setdefault(key, embedder)

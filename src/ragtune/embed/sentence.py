@@ -26,6 +26,7 @@ from ragtune.hardware import cpu_has_bf16
 
 PRECISIONS = ("auto", "fp32", "bf16")
 QUERY_BACKENDS = ("auto", "torch", "onnx")
+QUERY_PRECISIONS = ("auto", "fp32", "int8")
 
 
 def _model_revision(path: str) -> str:
@@ -81,7 +82,10 @@ class SentenceTransformerEmbedder:
         batch_size: int = 64,
         device: str | None = None,
         query_backend: str = "auto",
+        query_precision: str = "auto",
     ) -> None:
+        if query_precision not in QUERY_PRECISIONS:
+            raise EmbedderError(f"embed.query_precision must be one of {QUERY_PRECISIONS}, not {query_precision!r}")
         if precision not in PRECISIONS:
             raise EmbedderError(f"embedder precision must be one of {PRECISIONS}, not {precision!r}")
         if query_backend not in QUERY_BACKENDS:
@@ -95,6 +99,7 @@ class SentenceTransformerEmbedder:
         self._st: Any = None
         self.batch_size = batch_size
         self.query_backend = query_backend
+        self.query_precision = query_precision
         described = _describe(self._path) if self._device_arg == "cpu" else None
         if described is None:  # an unusual layout, a hub id or a GPU: load now and ask the model
             st = self._load()
@@ -176,10 +181,16 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if not self._onnx_tried:
                 if self._fast_tokenizer is not None:
-                    self._onnx = OnnxQueryEncoder.cached(self._fast_tokenizer, self.id, self.max_tokens)
+                    self._onnx = OnnxQueryEncoder.cached(
+                        self._fast_tokenizer, self.id, self.max_tokens, self.query_precision
+                    )
                 if self._onnx is None:
                     self._onnx = OnnxQueryEncoder.create(
-                        self._load(), self._fast_tokenizer or self._st.tokenizer, self.id, self.max_tokens
+                        self._load(),
+                        self._fast_tokenizer or self._st.tokenizer,
+                        self.id,
+                        self.max_tokens,
+                        self.query_precision,
                     )
                 self._onnx_tried = True
                 if self._onnx is None and self.query_backend == "onnx":
