@@ -63,7 +63,9 @@ class SearchSettings:
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
     lexical_engine: str = field(default="memory", metadata={"help": "memory (in-RAM BM25) | fts5"})
-    dense_threads: int = field(default=0, metadata={"help": "threads for the exact vector scan (0: one)"})
+    dense_threads: int = field(
+        default=0, metadata={"help": "threads for the exact vector scan (0: two from 50k chunks, else one)"}
+    )
     index_files: bool = field(
         default=True,
         metadata={"help": "keep the BM25 and vector indexes as files beside the store (memory-mapped on open)"},

@@ -19,6 +19,7 @@ into growable memory only when rows are added after loading.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from ragtune.errors import SearchError
 from ragtune.search.lexical import top_k
 
 PRECISIONS = ("int8", "fp16", "fp32")
+PARALLEL_SCAN_ROWS = 50_000
 log = logging.getLogger(__name__)
 
 _simsimd: Any
@@ -55,7 +57,7 @@ class DenseIndex:
             log.info("SimSIMD unavailable: scanning fp32 vectors with numpy")
             precision = "fp32"
         self.dim = dim
-        self.threads = max(1, threads)
+        self.threads = threads  # 0: by size (see scan_threads)
         self.precision = precision
         self.rescore = max(1, rescore)
         self._matrix = np.zeros((0, dim), dtype=np.float32)
@@ -113,6 +115,14 @@ class DenseIndex:
         extra = 0 if self.precision == "fp32" else self._scan[: self.size].nbytes + self._scales[: self.size].nbytes
         return self.matrix.nbytes + extra
 
+    @property
+    def scan_threads(self) -> int:
+        """Threads for the scan: a second thread paid off from ~100k rows here (memory-bound: 10.9 → 9.8 ms per
+        hybrid query at 100k) and cost ~1.7 ms at 11k (starting it outweighs the scan), interleaved runs."""
+        if self.threads:
+            return self.threads
+        return min(2, os.cpu_count() or 1) if self.size >= PARALLEL_SCAN_ROWS else 1
+
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Approximate (int8/fp16) or exact (fp32) inner products of ``query`` with every row, float32."""
         q32 = np.ascontiguousarray(query, dtype=np.float32)
@@ -122,9 +132,9 @@ class DenseIndex:
         if self.precision == "int8":
             q_scale = float(np.abs(q32).max()) / 127.0 or 1.0
             q8 = np.clip(np.rint(q32 / q_scale), -127, 127).astype(np.int8)
-            raw = np.asarray(_simsimd.cdist(q8[None, :], rows, metric="dot", threads=self.threads))[0]
+            raw = np.asarray(_simsimd.cdist(q8[None, :], rows, metric="dot", threads=self.scan_threads))[0]
             return (raw * q_scale).astype(np.float32) * self._scales[: self.size]
-        raw = np.asarray(_simsimd.cdist(q32.astype(np.float16)[None, :], rows, metric="dot", threads=self.threads))
+        raw = np.asarray(_simsimd.cdist(q32.astype(np.float16)[None, :], rows, metric="dot", threads=self.scan_threads))
         return raw[0].astype(np.float32)
 
     def search(self, query: np.ndarray, allowed: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -170,6 +170,7 @@ class BM25Index:
         """
         terms = Counter(analyze(query))
         state = self._state
+        everything = n_live == len(allowed) and bool(allowed.all())  # the head of a KB without filters: no masking
         scores = np.zeros(self.size, dtype=np.float32)
         avg_len = max(avg_len, 1e-6)
         for term, qtf in terms.items():
@@ -180,11 +181,11 @@ class BM25Index:
             # A concurrent add() may have indexed positions past the caller's mask: cut where the mask ends.
             n = int(np.searchsorted(docs, len(allowed)))
             docs, tfs = docs[:n], tfs[:n]
-            keep = allowed[docs]
-            docs = docs[keep]
+            if not everything:
+                keep = allowed[docs]
+                docs, tfs = docs[keep], tfs[keep]
             if not len(docs):
                 continue
-            tfs = tfs[keep]
             df = len(docs)
             idf = np.log1p((n_live - df + 0.5) / (df + 0.5))
             norm = self.k1 * (1.0 - self.b + self.b * self.lengths[docs] / avg_len)

@@ -144,7 +144,9 @@ class IndexFiles:
         array = np.load(self._verified(entry), mmap_mode="r", allow_pickle=False)
         if array.dtype.str != entry["dtype"] or list(array.shape) != entry["shape"]:
             raise ValueError(f"{entry['name']} is {array.dtype.str}{list(array.shape)}, not {entry['dtype']}")
-        return array
+        # A plain ndarray over the same mapped memory: np.memmap's Python-level __getitem__ cost ~0.7 ms per query
+        # over the BM25 posting slices at 100k chunks.
+        return array.view(np.ndarray)
 
     def save(self, index: ChunkIndex) -> None:
         """Write the index as files (atomically); a failure is logged, never raised: the store is the record."""
