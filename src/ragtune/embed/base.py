@@ -39,6 +39,13 @@ class Embedder(Protocol):
         ...
 
 
+def cache_root() -> Path:
+    """Where derived, rebuildable files live (the ONNX query graph, the precision probe): ``$RAGTUNE_CACHE``,
+    else ``~/.cache/ragtune``."""
+    root = os.environ.get("RAGTUNE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ragtune")
+    return Path(root)
+
+
 def resolve_model_path(name: str) -> str:
     """A model name, hub id or path → what sentence-transformers should load.
 

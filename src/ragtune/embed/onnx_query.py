@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ragtune.embed.base import cache_root
+
 log = logging.getLogger(__name__)
 
 # Two intra-op threads: one short query on one thread left the second core idle (SciFact queries, 21 tokens:
@@ -67,8 +69,7 @@ def _fingerprint(path: Path) -> dict[str, int]:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("RAGTUNE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ragtune")
-    return Path(root) / "onnx"
+    return cache_root() / "onnx"
 
 
 class _Pooled:  # built lazily so importing this module needs no torch

@@ -1,13 +1,21 @@
 """sentence-transformers embedders (the default: all-MiniLM-L6-v2, bundled, offline).
 
-Precision: on CPUs with AMX/AVX-512 bf16 the model runs under ``torch.autocast(bfloat16)``, which
-measured 2.9x the fp32 throughput here with cosine ≥ 0.9999 to fp32 vectors (shared/MEASUREMENTS.md).
-The precision is part of the embedder id, so cached vectors never mix precisions.
+Precision: ``auto`` is chosen by a cached run-time probe (:mod:`ragtune.embed.probe`): fp32 on CPUs without
+native bf16, else ``torch.autocast(bfloat16)`` when it measures faster with cosine ≥ 0.999 to fp32 (on AMX it
+measured 3-4x fp32 here, cosine ≥ 0.9999; docs/benchmarks.md). The precision is part of the embedder id, so
+cached vectors never mix precisions.
+
+Batching: :meth:`SentenceTransformerEmbedder.embed` sorts all the texts of one call by their token count and
+cuts batches by a budget of padded tokens (``TOKEN_BUDGET``), not by a fixed number of texts, so a batch has
+almost no padding and long texts come in small batches that stay in the CPU's caches (on SciFact chunks, a
+budget of 4,096 tokens ran 1.3-1.8x faster than ``SentenceTransformer.encode``'s 64 texts sorted by characters,
+same vectors; docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -20,13 +28,30 @@ import numpy as np
 
 from ragtune.embed.base import DEFAULT_MODEL, resolve_model_path
 from ragtune.embed.onnx_query import OnnxQueryEncoder
+from ragtune.embed.probe import PROBE_TEXTS, choose_precision
 from ragtune.embed.tokens import fast_counter
 from ragtune.errors import EmbedderError
-from ragtune.hardware import cpu_has_bf16
 
 PRECISIONS = ("auto", "fp32", "bf16")
 QUERY_BACKENDS = ("auto", "torch", "onnx")
 QUERY_PRECISIONS = ("auto", "fp32", "int8")
+# Padded tokens per forward pass (batch size x longest text in it). 2,048-8,192 measured alike on SciFact chunks
+# (AMX bf16 and fp32); 16,384 was slower in fp32 (attention scores outgrow the caches).
+TOKEN_BUDGET = 4096
+
+
+def token_budget_batches(lengths: list[int], budget: int, max_batch: int) -> list[list[int]]:
+    """Indices of ``lengths`` in batches: longest first, each at most ``max_batch`` texts and — past its first
+    text — at most ``budget`` padded tokens (its count times its longest length)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    i = 0
+    while i < len(order):
+        longest = max(1, lengths[order[i]])
+        n = max(1, min(max_batch, budget // longest))
+        batches.append(order[i : i + n])
+        i += n
+    return batches
 
 
 def _model_revision(path: str) -> str:
@@ -111,20 +136,32 @@ class SentenceTransformerEmbedder:
             self._device = self._device_arg
         if not self.dim:
             raise EmbedderError(f"{model!r} does not report an embedding dimension")
-        if precision == "auto":
-            precision = "bf16" if self._device == "cpu" and cpu_has_bf16() else "fp32"
-        self.precision = precision
-        short = model.rstrip("/").split("/")[-1]
-        self.id = f"{short}@{_model_revision(self._path)}:{precision}"
-        self._onnx: OnnxQueryEncoder | None = None
-        self._onnx_tried = query_backend == "torch" or self._device != "cpu"
+        # Token counting (chunking, on the ingest thread) has its own tokenizer: the Rust one straight from
+        # tokenizer.json, or a copy of the transformers one (a fast tokenizer sets truncation/padding on its shared
+        # Rust state per call, so two threads must not share one).
+        self._count_lock = threading.Lock()  # the counter's word cache and tokenizer, used from both threads
+        self._count_tokenizer: Any = None
         if described is not None:
             self._fast_tokenizer: Any = _rust_tokenizer(self._path)
             kind = type(self._fast_tokenizer.model).__name__
         else:
             self._fast_tokenizer = None
-            kind = _tokenizer_kind(self._load().tokenizer)
+            self._count_tokenizer = copy.deepcopy(self._load().tokenizer)
+            kind = _tokenizer_kind(self._count_tokenizer)
         self._count = fast_counter(kind, self._exact_counts)
+        short = model.rstrip("/").split("/")[-1]
+        revision = f"{short}@{_model_revision(self._path)}"
+        self.precision_choice: dict[str, Any] = {"precision": precision, "rule": "set in [embed] precision"}
+        if precision == "auto":
+            if self._device == "cpu":  # cached after the first probe on this machine: no model load then
+                self.precision_choice = choose_precision(revision, self._probe_run)
+            else:
+                self.precision_choice = {"precision": "fp32", "rule": "not a CPU"}
+            precision = self.precision_choice["precision"]
+        self.precision = precision
+        self.id = f"{revision}:{precision}"
+        self._onnx: OnnxQueryEncoder | None = None
+        self._onnx_tried = query_backend == "torch" or self._device != "cpu"
 
     def _load(self) -> Any:
         """The sentence-transformers model (torch), loaded once."""
@@ -149,12 +186,18 @@ class SentenceTransformerEmbedder:
     def _tokenizer(self) -> Any:
         return self._model.tokenizer
 
+    def _probe_run(self, precision: str) -> np.ndarray:
+        """The probe texts embedded in ``precision`` (for :func:`ragtune.embed.probe.choose_precision`)."""
+        self._model  # noqa: B018 - loads the model outside the lock below
+        with self._lock:
+            return self._encode(PROBE_TEXTS, precision, progress=False)
+
     @contextlib.contextmanager
-    def _precision(self) -> Iterator[None]:
+    def _precision(self, precision: str | None = None) -> Iterator[None]:
         import torch
 
         with torch.inference_mode():
-            if self.precision == "bf16":
+            if (precision or self.precision) == "bf16":
                 with torch.autocast(self._device.split(":")[0], dtype=torch.bfloat16):
                     yield
             else:
@@ -163,16 +206,28 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._model
-        with self._lock, self._precision():
-            vecs = model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        self._model  # noqa: B018 - loads the model outside the lock below
+        with self._lock:
+            return self._encode(texts, self.precision, progress=progress)
+
+    def _encode(self, texts: list[str], precision: str, *, progress: bool) -> np.ndarray:
+        """Length-sorted, token-budget batches through the model (see the module docstring); the caller holds the
+        lock and has loaded the model. Same preprocessing and forward pass as ``SentenceTransformer.encode``."""
+        import torch
+        from tqdm import tqdm
+
+        model = self._st
+        lengths = [min(n + 2, self.max_tokens) for n in self.count_tokens(texts)]  # + [CLS] and [SEP]
+        batches = token_budget_batches(lengths, TOKEN_BUDGET, self.batch_size)
+        preprocess = getattr(model, "preprocess", None) or model.tokenize
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with self._precision(precision):
+            for idx in tqdm(batches, desc="embed", unit="batch", disable=not progress, leave=False):
+                features = preprocess([texts[i] for i in idx])
+                features = {k: v.to(self._device) if hasattr(v, "to") else v for k, v in features.items()}
+                vecs = model(features)["sentence_embedding"].float()
+                out[idx] = torch.nn.functional.normalize(vecs, p=2, dim=1).cpu().numpy()
+        return out
 
     def _query_encoder(self) -> OnnxQueryEncoder | None:
         """The ONNX graph: a verified one from an earlier run (no torch), else exported now and verified."""
@@ -220,12 +275,15 @@ class SentenceTransformerEmbedder:
         return vec.cpu().numpy().astype(np.float32)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        return self._count(texts) if texts else []
+        if not texts:
+            return []
+        with self._count_lock:
+            return self._count(texts)
 
     def _exact_counts(self, texts: list[str]) -> list[int]:
         if self._fast_tokenizer is not None:
             return [len(e.ids) for e in self._fast_tokenizer.encode_batch(texts, add_special_tokens=False)]
-        enc = self._tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        enc = self._count_tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in enc]
 
 

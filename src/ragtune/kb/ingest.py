@@ -1,8 +1,19 @@
 """Ingest: documents → chunks → vectors → the store, then one new version.
 
-Vectors are computed outside any transaction, in batches that span documents (the model is far more
-efficient on 64 texts than on 3), then each document is written in its own transaction.
-Unchanged documents cost one hash comparison: re-ingesting an unchanged corpus writes nothing.
+A pipeline of four stages, each a method of :class:`Ingestor`:
+
+1. **prepare** (``_prepare``): a document → its content hash → unchanged / restored / chunks with contexts
+   and chunk hashes;
+2. **group** (``_submit``): documents gathered until ``EMBED_BATCH`` chunks, the texts whose vectors are not
+   cached yet (one store lookup), handed to the embedding worker;
+3. **embed** (one background thread): the model, outside any transaction. The embedder sorts a group's texts
+   by token count across documents, so its batches carry little padding;
+4. **write** (``_write``, this thread — the store's connection lives here): each document in its own
+   transaction, in input order, then one version for the whole ingest.
+
+Stages 1, 2 and 4 run while the worker embeds the previous group (at most ``IN_FLIGHT`` groups are held),
+so chunking, tokenization, hashing and SQLite writes hide behind the model. Unchanged documents cost one hash
+comparison: re-ingesting an unchanged corpus writes nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +37,8 @@ from ragtune.kb.document import Chunk, Document
 from ragtune.kb.store import Store, VersionInfo, chunk_hash
 
 CHUNKER_VERSION = 1
-EMBED_BATCH = 256  # chunks gathered across documents before one embedding call
+EMBED_BATCH = 512  # chunks gathered across documents into one group: one embedding call, sorted by length
+IN_FLIGHT = 2  # groups submitted and not yet written: one being embedded, one waiting (bounds memory)
 
 
 @dataclass
@@ -73,11 +87,22 @@ def indexed_text(context: str, text: str) -> str:
 
 @dataclass
 class _Pending:
+    """A changed document, chunked: what stage 1 hands on."""
+
     doc: Document
     content_hash: str
     chunks: list[Chunk]
     contexts: list[str]
     hashes: list[str]
+
+
+@dataclass
+class _Group:
+    """Documents whose new chunks are embedded in one call; ``vectors`` resolves to chunk hash → vector."""
+
+    docs: list[_Pending]
+    vectors: Future[dict[str, Any]] | None = None
+    n_embedded: int = 0
 
 
 class Ingestor:
@@ -98,6 +123,7 @@ class Ingestor:
         self.overlap_tokens = overlap_tokens
         self.progress = progress
         self.signature = f"chunker{CHUNKER_VERSION}/{self.max_tokens}/{overlap_tokens}/{embedder.id}"
+        self._embedding: set[str] = set()  # chunk hashes submitted for embedding and not yet written
 
     def content_hash(self, doc: Document) -> str:
         h = hashlib.sha256()
@@ -130,40 +156,34 @@ class Ingestor:
         live = self.store.live_hashes()
         changes: dict[str, int | None] = {}
         seen: set[str] = set()
-        pending: list[_Pending] = []
-        pending_chunks = 0
+        docs: list[_Pending] = []
+        n_chunks = 0
+        in_flight: deque[_Group] = deque()
+        self._embedding.clear()
         bar = tqdm(desc="ingest", unit="doc", disable=not self.progress, leave=False)
-        for item in items:
-            bar.update(1)
-            if isinstance(item, LoaderError):
-                report.errors.append(item)
-                continue
-            doc = item
-            if doc.id in seen:
-                report.errors.append(LoaderError(doc.source or doc.id, f"duplicate document id {doc.id!r}"))
-                continue
-            seen.add(doc.id)
-            digest = self.content_hash(doc)
-            if live.get(doc.id) == digest:
-                report.unchanged.append(doc.id)
-                continue
-            existing = self.store.find_revision(doc.id, digest)
-            if existing is not None:  # an old content restored, or staged by an interrupted run
-                changes[doc.id] = existing
-                continue
-            chunks = self.chunk(doc)
-            if not chunks:
-                report.errors.append(LoaderError(doc.source or doc.id, "no text to index"))
-                continue
-            contexts = [chunk_context(doc, c.heading_path) for c in chunks]
-            hashes = [chunk_hash(ctx, c.text) for ctx, c in zip(contexts, chunks, strict=True)]
-            pending.append(_Pending(doc, digest, chunks, contexts, hashes))
-            pending_chunks += len(chunks)
-            if pending_chunks >= EMBED_BATCH:
-                self._flush(pending, changes, report)
-                bar.set_postfix(chunks=report.chunks_written, embedded=report.chunks_embedded)
-                pending, pending_chunks = [], 0
-        self._flush(pending, changes, report)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragtune-embed") as worker:
+            try:
+                for item in items:
+                    bar.update(1)
+                    pending = self._prepare(item, live, seen, changes, report)
+                    if pending is None:
+                        continue
+                    docs.append(pending)
+                    n_chunks += len(pending.chunks)
+                    if n_chunks >= EMBED_BATCH:
+                        in_flight.append(self._submit(docs, worker))
+                        docs, n_chunks = [], 0
+                        while len(in_flight) >= IN_FLIGHT or (in_flight and _done(in_flight[0])):
+                            self._write(in_flight.popleft(), changes, report)
+                            bar.set_postfix(chunks=report.chunks_written, embedded=report.chunks_embedded)
+                if docs:
+                    in_flight.append(self._submit(docs, worker))
+                while in_flight:
+                    self._write(in_flight.popleft(), changes, report)
+            finally:
+                for group in in_flight:  # an error: drop what is queued; nothing unwritten becomes live
+                    if group.vectors is not None:
+                        group.vectors.cancel()
         bar.close()
         if remove_missing_under:
             for doc_id, source in self.store.live_sources().items():
@@ -180,28 +200,76 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _flush(self, pending: list[_Pending], changes: dict[str, int | None], report: IngestReport) -> None:
-        if not pending:
-            return
-        all_hashes = list(dict.fromkeys(h for p in pending for h in p.hashes))
+    def _prepare(
+        self,
+        item: Document | LoaderError,
+        live: dict[str, str],
+        seen: set[str],
+        changes: dict[str, int | None],
+        report: IngestReport,
+    ) -> _Pending | None:
+        """Stage 1: a document that needs writing, chunked; None when there is nothing to embed or write."""
+        if isinstance(item, LoaderError):
+            report.errors.append(item)
+            return None
+        doc = item
+        if doc.id in seen:
+            report.errors.append(LoaderError(doc.source or doc.id, f"duplicate document id {doc.id!r}"))
+            return None
+        seen.add(doc.id)
+        digest = self.content_hash(doc)
+        if live.get(doc.id) == digest:
+            report.unchanged.append(doc.id)
+            return None
+        existing = self.store.find_revision(doc.id, digest)
+        if existing is not None:  # an old content restored, or staged by an interrupted run
+            changes[doc.id] = existing
+            return None
+        chunks = self.chunk(doc)
+        if not chunks:
+            report.errors.append(LoaderError(doc.source or doc.id, "no text to index"))
+            return None
+        contexts = [chunk_context(doc, c.heading_path) for c in chunks]
+        hashes = [chunk_hash(ctx, c.text) for ctx, c in zip(contexts, chunks, strict=True)]
+        return _Pending(doc, digest, chunks, contexts, hashes)
+
+    def _submit(self, docs: list[_Pending], worker: ThreadPoolExecutor) -> _Group:
+        """Stage 2: the group's chunks not cached and not already on their way, handed to the embedding worker."""
+        group = _Group(docs)
+        all_hashes = list(dict.fromkeys(h for p in docs for h in p.hashes))
         known = self.store.known_chunks(all_hashes, self.embedder.id)
         texts: dict[str, str] = {}
-        for p in pending:
+        for p in docs:
             for h, ctx, c in zip(p.hashes, p.contexts, p.chunks, strict=True):
-                if not known.get(h) and h not in texts:
+                if not known.get(h) and h not in texts and h not in self._embedding:
                     texts[h] = indexed_text(ctx, c.text)
-        vectors = {}
         if texts:
             order = list(texts)
-            matrix = self.embedder.embed([texts[h] for h in order])
-            vectors = dict(zip(order, matrix, strict=True))
-            report.chunks_embedded += len(order)
-        for p in pending:
+            self._embedding.update(order)
+            group.n_embedded = len(order)
+            group.vectors = worker.submit(self._embed, order, [texts[h] for h in order])
+        return group
+
+    def _embed(self, hashes: list[str], texts: list[str]) -> dict[str, Any]:
+        """Stage 3, on the worker thread: chunk hash → vector."""
+        return dict(zip(hashes, self.embedder.embed(texts), strict=True))
+
+    def _write(self, group: _Group, changes: dict[str, int | None], report: IngestReport) -> None:
+        """Stage 4: each document of a group in its own transaction, once the group's vectors are ready. A chunk
+        that an earlier group embedded was written with that group, so its vector is in the store by now."""
+        vectors = group.vectors.result() if group.vectors is not None else {}
+        report.chunks_embedded += group.n_embedded
+        for p in group.docs:
             rev = self.store.write_revision(
                 p.doc, p.content_hash, p.chunks, p.contexts, p.hashes, vectors, self.embedder.id
             )
             changes[p.doc.id] = rev
             report.chunks_written += len(p.chunks)
+        self._embedding.difference_update(vectors)
+
+
+def _done(group: _Group) -> bool:
+    return group.vectors is None or group.vectors.done()
 
 
 def _under(source: str, roots: Sequence[Path]) -> bool:
