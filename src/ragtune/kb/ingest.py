@@ -21,6 +21,7 @@ from ragtune.embed.base import Embedder
 from ragtune.errors import LoaderError
 from ragtune.kb.chunking import chunk_document
 from ragtune.kb.document import Chunk, Document
+from ragtune.kb.sentences import fill_sentence_vectors
 from ragtune.kb.store import Store, VersionInfo, chunk_hash
 
 CHUNKER_VERSION = 1
@@ -176,6 +177,7 @@ class Ingestor:
                 report.updated.append(doc_id)
             else:
                 report.added.append(doc_id)
+        fill_sentence_vectors(self.store, self.embedder)  # the extractive answerer's, before the chunks go live
         report.version = self.store.commit_version(changes, "ingest", message or _summary(report))
         report.seconds = time.perf_counter() - started
         return report
