@@ -574,8 +574,9 @@ class SQLiteStore:
                 (embedder_id, *part),
             ):
                 names = json.loads(texts)
-                vecs = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-                out[str(h)] = (names, vecs.reshape(len(names), -1) if names else vecs.reshape(0, 0))
+                vecs = np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(len(names), -1)
+                vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)  # unit again after float16
+                out[str(h)] = (names, vecs)
         return out
 
 
