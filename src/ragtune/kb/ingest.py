@@ -92,12 +92,14 @@ class Ingestor:
         max_tokens: int = 200,
         overlap_tokens: int = 32,
         progress: bool = False,
+        sentence_vectors: bool = True,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.max_tokens = min(max_tokens, embedder.max_tokens - 2)
         self.overlap_tokens = overlap_tokens
         self.progress = progress
+        self.sentence_vectors = sentence_vectors  # kb.sentences: the extractive answerer's, filled before commit
         self.signature = f"chunker{CHUNKER_VERSION}/{self.max_tokens}/{overlap_tokens}/{embedder.id}"
 
     def content_hash(self, doc: Document) -> str:
@@ -177,7 +179,8 @@ class Ingestor:
                 report.updated.append(doc_id)
             else:
                 report.added.append(doc_id)
-        fill_sentence_vectors(self.store, self.embedder)  # the extractive answerer's, before the chunks go live
+        if self.sentence_vectors:
+            fill_sentence_vectors(self.store, self.embedder)  # before the version makes the new chunks live
         report.version = self.store.commit_version(changes, "ingest", message or _summary(report))
         report.seconds = time.perf_counter() - started
         return report
