@@ -55,9 +55,9 @@ def test_new_migrations_apply_in_order_after_the_recorded_ones(
 
         return apply
 
+    names = [name for name, _ in schema.MIGRATIONS]
     extra = [("second", step("second")), ("third", step("third"))]
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, *extra])
-    names = [name for name, _ in schema.MIGRATIONS]
     assert schema.migrate(db) == len(names) + 2
     assert ran == ["second", "third"]
     assert [n for _, n in recorded(db)] == [*names, "second", "third"]
