@@ -116,9 +116,7 @@ def test_stored_and_on_the_fly_answers_are_the_same(billing_kb: KnowledgeBase, c
         assert a.best_score == pytest.approx(b.best_score, abs=2e-3)
 
 
-def test_passages_without_stored_vectors_are_embedded_on_the_fly(
-    billing_kb: KnowledgeBase, counting: Counting
-) -> None:
+def test_passages_without_stored_vectors_are_embedded_on_the_fly(billing_kb: KnowledgeBase, counting: Counting) -> None:
     answerer = ExtractiveAnswerer(counting.embed, embed_query=counting.embed_query)
     q = QUESTIONS[0]
     passages = billing_kb.retriever.retrieve(Query(text=q, k=5)).passages
