@@ -303,6 +303,12 @@ def extractive_speed(r: dict[str, Any]) -> list[str]:
                 f"| {label} | {_f(q['answered'])} | {_f(q['answer_contains_gold'])} | {_f(q['ask_p50_ms'], 1)} | "
                 f"{_f(q['ask_p95_ms'], 1)} | {_f(q['generate_p50_ms'], 1)} |"
             )
+        late_squad = _result("squad_late_chunking")
+        if late_squad:  # run for its quality (`squad.py --late-chunking`), not timed against the others
+            out.append(
+                f"| late chunking (not chosen; not timed) | {_f(late_squad['answered'])} | "
+                f"{_f(late_squad['answer_contains_gold'])} | | | |"
+            )
     out.append("")
     return out
 

@@ -7,8 +7,10 @@ answer text contains one of the gold answers after SQuAD normalisation.
 
 ``--on-the-fly`` answers as the extractive answerer did before sentence vectors were stored at ingest (every
 candidate sentence embedded at answer time) and writes ``squad_on_the_fly``: the before/after peer.
+``--late-chunking`` answers from sentence vectors pooled out of each chunk's own token embeddings instead
+(``extractive_speed.late_chunked_vectors``) and writes ``squad_late_chunking``: the alternative not chosen.
 
-    .venv/bin/python benchmarks/squad.py [--limit N] [--on-the-fly]
+    .venv/bin/python benchmarks/squad.py [--limit N] [--on-the-fly | --late-chunking]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="ask only the first N questions (0: all)")
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--on-the-fly", action="store_true", help="embed candidate sentences at answer time (before)")
+    ap.add_argument("--late-chunking", action="store_true", help="late-chunked sentence vectors (not chosen)")
     args = ap.parse_args()
     src = common.require(common.data_dir() / "squad-dev-even" / "dev-v1.1-even-articles.json", "SQuAD data")
     from ragtune import KnowledgeBase
@@ -74,6 +77,13 @@ def main() -> None:
         def ask(q: str, k: int) -> Any:
             return peer.ask(q, k=k)
 
+    if args.late_chunking:
+        from extractive_speed import late_chunked_vectors
+
+        vectors, _, _ = late_chunked_vectors(kb)
+        pipe = kb.strategies()["rag-extractive"].pipeline
+        pipe._sentence_vectors = lambda passages: [vectors.get(p.chunk_id) for p in passages]
+
     ask(questions[0][0], k=args.k)  # warm up
 
     hit1 = hit5 = contains = answered = 0
@@ -116,7 +126,8 @@ def main() -> None:
         "total_s": total_s,
     }
     print(common.table(["metric", "value"], [[k, v] for k, v in result.items() if k != "embedder"]))
-    common.write_result("squad_on_the_fly" if args.on_the_fly else "squad", result)
+    name = "squad_on_the_fly" if args.on_the_fly else "squad_late_chunking" if args.late_chunking else "squad"
+    common.write_result(name, result)
 
 
 if __name__ == "__main__":
