@@ -293,6 +293,89 @@ def squad(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def extractive_speed(r: dict[str, Any]) -> list[str]:
+    out = ["## Extractive answers: sentence vectors stored at ingest vs embedded at answer time", ""]
+    out += _header(r)
+    out += [
+        f"examples/helpcenter: {r['chunks']} chunks, {r['sentences']:,} candidate sentences, {r['questions']} eval "
+        f"questions, `rag-extractive` (k={r['k']}, hybrid). Both answerers in one process, question by question: "
+        "**stored** reads the passages' sentence vectors from the store and embeds only the question "
+        f"(`embed_query`, {r['embed_query_ms']:.1f} ms); **on the fly** (the answerer before this change, the peer) "
+        "embeds every candidate and the question in one `embed` call — with its text cache cleared per question (a "
+        "fresh `ragtune ask` process), and again with the cache warm. Answer = `timings_ms.generate`; ask = the whole "
+        "`strategy.ask` (retrieval included, warm process).",
+        "",
+        "| answering | answer p50 ms | answer p95 ms | ask p50 ms | ask p95 ms |",
+        "|---|---|---|---|---|",
+    ]
+    names = {"stored": "**stored** (after)", "on_the_fly": "on the fly, cold cache (before)",
+             "on_the_fly_warm_cache": "on the fly, warm cache"}  # fmt: skip
+    for key, label in names.items():
+        s = r["speed"][key]
+        out.append(
+            f"| {label} | {_f(s['answer']['p50'], 1)} | {_f(s['answer']['p95'], 1)} | {_f(s['ask']['p50'], 1)} | "
+            f"{_f(s['ask']['p95'], 1)} |"
+        )
+    metrics = ("f1", "semantic", "correct_decline", "false_decline", "citation_precision", "citation_recall")
+    out += ["", "| answering | " + " | ".join(metrics) + " | answered |", "|---" * (len(metrics) + 2) + "|"]
+    rows = [("stored (after)", r["quality"]["stored"]), ("on the fly (before)", r["quality"]["on_the_fly"])]
+    late = r.get("late_chunking")
+    if late:
+        rows.append(("late chunking (not chosen)", late["quality"]))
+    for label, q in rows:
+        out.append(f"| {label} | " + " | ".join(_f(q.get(m)) for m in (*metrics, "answered")) + " |")
+    out += [
+        "",
+        f"Identical answers, stored vs on the fly: {r['identical_answers']}/{r['questions']}. Target answer p50 ≤ "
+        f"{r['target_p50_ms']:.0f} ms: {'met' if r['met'] else 'missed'}.",
+        "",
+        f"Extra ingest time: {r['sentence_vectors_s']:.2f} s of the help center's {r['ingest_s']:.2f} s ingest "
+        "embeds the candidate sentences.",
+    ]
+    sf = r.get("scifact_ingest")
+    if sf:
+        out[-1] += (
+            f" SciFact, first {sf['docs']} abstracts ({sf['chunks']} chunks, {sf['sentences']:,} sentences): ingest "
+            f"{sf['ingest_s']:.1f} s without them, +{sf['sentence_vectors_s']:.1f} s to embed them "
+            f"(+{sf['sentence_vectors_s'] / sf['ingest_s']:.0%}); `[answer] sentence_vectors = false` skips it."
+        )
+    if late:
+        out[-1] += (
+            f" Late chunking (each sentence mean-pooled from its chunk's own token embeddings) needs no extra "
+            f"forward pass ({late['pool_s']:.2f} s of pooling here; the chunk forward passes, "
+            f"{late['forward_s']:.1f} s, are ingest's own), but answered worse, so each sentence is embedded alone; "
+            f"{late['same_as_on_the_fly']}/{r['questions']} of its answers matched."
+        )
+    before, after = _result("squad_on_the_fly"), _result("squad")
+    if before and after:
+        out += [
+            "",
+            "SQuAD v1.1 dev (even articles), `benchmarks/squad.py` (after) and `benchmarks/squad.py --on-the-fly` "
+            f"(before), same machine, {after['date']} / {before['date']}:",
+            "",
+            "| SQuAD | answered | answer contains gold | ask p50 ms | ask p95 ms | generate p50 ms |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, q in (("stored (after)", after), ("on the fly (before)", before)):
+            out.append(
+                f"| {label} | {_f(q['answered'])} | {_f(q['answer_contains_gold'])} | {_f(q['ask_p50_ms'], 1)} | "
+                f"{_f(q['ask_p95_ms'], 1)} | {_f(q['generate_p50_ms'], 1)} |"
+            )
+        late_squad = _result("squad_late_chunking")
+        if late_squad:  # run for its quality (`squad.py --late-chunking`), not timed against the others
+            out.append(
+                f"| late chunking (not chosen; not timed) | {_f(late_squad['answered'])} | "
+                f"{_f(late_squad['answer_contains_gold'])} | | | |"
+            )
+    out.append("")
+    return out
+
+
+def _result(name: str) -> dict[str, Any] | None:
+    path = common.RESULTS / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
 def train_speed(r: dict[str, Any]) -> list[str]:
     out = ["## Training throughput: tiny model on CPU (LoRA)", ""]
     out += _header(r)
@@ -533,6 +616,7 @@ SECTIONS = [
     ("latency", latency),
     ("freshness", freshness),
     ("squad", squad),
+    ("extractive_speed", extractive_speed),
     ("train_speed", train_speed),
     ("compare_helpcenter", compare_helpcenter),
     ("compare_helpcenter_quick", compare_helpcenter),

@@ -22,13 +22,14 @@ BENCHMARKS = [
     "latency",
     "freshness",
     "squad",
+    "extractive_speed",
     "train_speed",
     "compare_helpcenter",
     "generation_speed",
     "lora_settings",
     "knowledge_injection",
 ]
-ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"]}
+ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"], "extractive_speed": ["--late-chunking"]}
 
 
 def main() -> int:

@@ -5,7 +5,12 @@ as spaces), written to a JSONL file in the cache and ingested. Every question is
 recall@1/@5 = the gold paragraph among the passages retrieved; "answer contains gold" = the extractive
 answer text contains one of the gold answers after SQuAD normalisation.
 
-    .venv/bin/python benchmarks/squad.py [--limit N]
+``--on-the-fly`` answers as the extractive answerer did before sentence vectors were stored at ingest (every
+candidate sentence embedded at answer time) and writes ``squad_on_the_fly``: the before/after peer.
+``--late-chunking`` answers from sentence vectors pooled out of each chunk's own token embeddings instead
+(``extractive_speed.late_chunked_vectors``) and writes ``squad_late_chunking``: the alternative not chosen.
+
+    .venv/bin/python benchmarks/squad.py [--limit N] [--on-the-fly | --late-chunking]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -26,6 +32,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="ask only the first N questions (0: all)")
     ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--on-the-fly", action="store_true", help="embed candidate sentences at answer time (before)")
+    ap.add_argument("--late-chunking", action="store_true", help="late-chunked sentence vectors (not chosen)")
     args = ap.parse_args()
     src = common.require(common.data_dir() / "squad-dev-even" / "dev-v1.1-even-articles.json", "SQuAD data")
     from ragtune import KnowledgeBase
@@ -58,14 +66,32 @@ def main() -> None:
         f"{rep.chunks_embedded} embedded)",
         flush=True,
     )
-    kb.ask(questions[0][0], k=args.k)  # warm up
+    ask = kb.ask
+    if args.on_the_fly:
+        from ragtune.llm.extractive_generator import ExtractiveGenerator
+
+        pipe = kb.strategies()["rag-extractive"].pipeline
+        peer = pipe.__class__(ExtractiveGenerator(kb.embedder.embed), kb.retriever, k=pipe.k, name="on-the-fly")
+        peer.generator.uses_sentence_vectors = False  # type: ignore[attr-defined]
+
+        def ask(q: str, k: int) -> Any:
+            return peer.ask(q, k=k)
+
+    if args.late_chunking:
+        from extractive_speed import late_chunked_vectors
+
+        vectors, _, _ = late_chunked_vectors(kb)
+        pipe = kb.strategies()["rag-extractive"].pipeline
+        pipe._sentence_vectors = lambda passages: [vectors.get(p.chunk_id) for p in passages]
+
+    ask(questions[0][0], k=args.k)  # warm up
 
     hit1 = hit5 = contains = answered = 0
     times, retrieve_ms, generate_ms = [], [], []
     t0 = time.perf_counter()
     for i, (q, gold, answers) in enumerate(questions):
         t = time.perf_counter()
-        ans = kb.ask(q, k=args.k)
+        ans = ask(q, k=args.k)
         times.append((time.perf_counter() - t) * 1000)
         retrieve_ms.append(ans.timings_ms.get("retrieve", 0.0))
         generate_ms.append(ans.timings_ms.get("generate", 0.0))
@@ -100,7 +126,8 @@ def main() -> None:
         "total_s": total_s,
     }
     print(common.table(["metric", "value"], [[k, v] for k, v in result.items() if k != "embedder"]))
-    common.write_result("squad", result)
+    name = "squad_on_the_fly" if args.on_the_fly else "squad_late_chunking" if args.late_chunking else "squad"
+    common.write_result(name, result)
 
 
 if __name__ == "__main__":

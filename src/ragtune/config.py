@@ -80,6 +80,10 @@ class AnswerSettings:
     k: int = field(default=5, metadata={"help": "passages given to the answerer"})
     max_sentences: int = field(default=3, metadata={"help": "sentences in an extractive answer"})
     min_score: float = field(default=0.55, metadata={"help": "relevance below which no answer is given"})
+    sentence_vectors: bool = field(
+        default=True,
+        metadata={"help": "embed each chunk's candidate answer sentences at ingest (extractive answers need no model)"},
+    )
 
 
 @dataclass

@@ -108,6 +108,7 @@ class KnowledgeBase:
             max_tokens=c.max_tokens,
             overlap_tokens=c.overlap_tokens,
             progress=progress,
+            sentence_vectors=self.settings.answer.sentence_vectors,
         )
 
     def load_options(self, **loader_opts: Any) -> LoadOptions:

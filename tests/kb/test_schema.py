@@ -30,6 +30,7 @@ def test_a_fresh_store_gets_every_migration_recorded(db: sqlite3.Connection) -> 
     assert schema.migrate(db) == len(schema.MIGRATIONS)
     assert recorded(db) == [(i, name) for i, (name, _) in enumerate(schema.MIGRATIONS, start=1)]
     assert {"chunks", "chunks_fts", "embeddings", "revisions", "passages", "versions", "live", "meta"} <= tables(db)
+    assert "sentence_vectors" in tables(db)
     assert all(applied for (applied,) in db.execute("SELECT applied_at FROM migrations"))
 
 
@@ -54,12 +55,13 @@ def test_new_migrations_apply_in_order_after_the_recorded_ones(
 
         return apply
 
+    names = [name for name, _ in schema.MIGRATIONS]
     extra = [("second", step("second")), ("third", step("third"))]
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, *extra])
-    assert schema.migrate(db) == 3
+    assert schema.migrate(db) == len(names) + 2
     assert ran == ["second", "third"]
-    assert [n for _, n in recorded(db)] == ["initial", "second", "third"]
-    assert schema.migrate(db) == 3 and ran == ["second", "third"]  # not re-run
+    assert [n for _, n in recorded(db)] == [*names, "second", "third"]
+    assert schema.migrate(db) == len(names) + 2 and ran == ["second", "third"]  # not re-run
 
 
 def test_a_failing_migration_leaves_no_trace(db: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,11 +71,12 @@ def test_a_failing_migration_leaves_no_trace(db: sqlite3.Connection, monkeypatch
         conn.execute("CREATE TABLE half_done (x)")
         raise RuntimeError("disk on fire")
 
+    names = [name for name, _ in schema.MIGRATIONS]
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, ("broken", broken)])
     with pytest.raises(RuntimeError):
         schema.migrate(db)
     assert "half_done" not in tables(db)
-    assert [n for _, n in recorded(db)] == ["initial"]
+    assert [n for _, n in recorded(db)] == names
 
 
 def test_a_store_from_a_newer_ragtune_is_refused(db: sqlite3.Connection) -> None:

@@ -34,6 +34,7 @@ from ragtune.embed.base import Embedder
 from ragtune.errors import LoaderError
 from ragtune.kb.chunking import chunk_document
 from ragtune.kb.document import Chunk, Document
+from ragtune.kb.sentences import fill_sentence_vectors
 from ragtune.kb.store import Store, VersionInfo, chunk_hash
 
 CHUNKER_VERSION = 1
@@ -116,12 +117,14 @@ class Ingestor:
         max_tokens: int = 200,
         overlap_tokens: int = 32,
         progress: bool = False,
+        sentence_vectors: bool = True,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.max_tokens = min(max_tokens, embedder.max_tokens - 2)
         self.overlap_tokens = overlap_tokens
         self.progress = progress
+        self.sentence_vectors = sentence_vectors  # kb.sentences: the extractive answerer's, filled before commit
         self.signature = f"chunker{CHUNKER_VERSION}/{self.max_tokens}/{overlap_tokens}/{embedder.id}"
         self._embedding: set[str] = set()  # chunk hashes submitted for embedding and not yet written
 
@@ -196,6 +199,8 @@ class Ingestor:
                 report.updated.append(doc_id)
             else:
                 report.added.append(doc_id)
+        if self.sentence_vectors:
+            fill_sentence_vectors(self.store, self.embedder)  # before the version makes the new chunks live
         report.version = self.store.commit_version(changes, "ingest", message or _summary(report))
         report.seconds = time.perf_counter() - started
         return report

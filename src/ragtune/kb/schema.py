@@ -8,6 +8,9 @@ whole migration. Tables:
 - ``embeddings``: vector cache keyed by (chunk, embedder id).
 - ``revisions``: one per distinct content of a document; ``passages``: a revision's chunks in order,
   with heading path, character span and page.
+- ``sentence_vectors`` (migration 2): per (chunk, embedder id), the texts of the chunk's candidate answer
+  sentences (``ragtune.text.answer_candidates``, JSON) and their vectors (float16 ``[n, dim]``), filled at
+  ingest so the extractive answerer needs no model call.
 - ``versions``: the KB's linear history; ``live``: which revision of each document is live over which
   versions (``from_version <= v < to_version``; ``to_version`` NULL while live at head).
 """
@@ -95,8 +98,24 @@ def _m1_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def _m2_sentence_vectors(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE sentence_vectors (
+            chunk_id INTEGER NOT NULL REFERENCES chunks(id),
+            embedder TEXT NOT NULL,
+            texts TEXT NOT NULL,
+            vectors BLOB NOT NULL,
+            PRIMARY KEY (chunk_id, embedder)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("initial", _m1_initial),
+    ("sentence_vectors", _m2_sentence_vectors),
 ]
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from ragtune.errors import NotFoundError, StoreError
 from ragtune.kb.document import Chunk, Document
 from ragtune.kb.schema import migrate, now
-from ragtune.kb.store import Diff, RevisionInfo, StoredChunk, VersionInfo
+from ragtune.kb.store import Diff, RevisionInfo, SentenceVectors, StoredChunk, VersionInfo
 from ragtune.text import STOPWORDS, WORD
 
 DB_NAME = "kb.sqlite"
@@ -539,6 +539,48 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)",
                 [(cid, embedder_id, np.asarray(v, dtype=np.float32).tobytes()) for cid, v in items],
             )
+
+    # -- sentence vectors -------------------------------------------------------------------------
+
+    def chunks_missing_sentence_vectors(self, embedder_id: str, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` (chunk id, text) of chunks with no sentence vectors from ``embedder_id``, by id."""
+        rows = self._db.execute(
+            "SELECT c.id, c.text FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM sentence_vectors s "
+            "WHERE s.chunk_id = c.id AND s.embedder = ?) ORDER BY c.id LIMIT ?",
+            (embedder_id, limit),
+        )
+        return [(int(a), str(b)) for a, b in rows]
+
+    def add_sentence_vectors(self, embedder_id: str, items: Sequence[SentenceVectors]) -> None:
+        """Each chunk's candidate texts (JSON) and vectors (float16, ``[n, dim]``) in one transaction."""
+        rows = []
+        for cid, texts, vectors in items:
+            vecs = np.asarray(vectors, dtype=np.float16)
+            if vecs.shape[0] != len(texts):
+                raise StoreError(f"chunk {cid}: {len(texts)} sentence texts but {vecs.shape[0]} vectors")
+            rows.append((cid, embedder_id, json.dumps(list(texts), ensure_ascii=False), vecs.tobytes()))
+        with self._write() as db:
+            db.executemany("INSERT OR IGNORE INTO sentence_vectors VALUES (?, ?, ?, ?)", rows)
+
+    def sentence_vectors(
+        self, chunk_hashes: Sequence[str], embedder_id: str
+    ) -> dict[str, tuple[list[str], np.ndarray]]:
+        """chunk hash → (candidate texts, float32 vectors ``[n, dim]``) for the chunks that have them."""
+        out: dict[str, tuple[list[str], np.ndarray]] = {}
+        hashes = list(dict.fromkeys(chunk_hashes))
+        for i in range(0, len(hashes), 500):
+            part = hashes[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for h, texts, blob in self._db.execute(
+                "SELECT c.hash, s.texts, s.vectors FROM chunks c JOIN sentence_vectors s ON s.chunk_id = c.id "
+                f"AND s.embedder = ? WHERE c.hash IN ({marks})",
+                (embedder_id, *part),
+            ):
+                names = json.loads(texts)
+                vecs = np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(len(names), -1)
+                vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)  # unit again after float16
+                out[str(h)] = (names, vecs)
+        return out
 
 
 def fts5_query(query: str) -> str:

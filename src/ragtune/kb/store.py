@@ -92,6 +92,9 @@ class RevisionInfo:
 # (chunk id, context, text, vector from the asked embedder or None): what the query-time index appends.
 StoredChunk = tuple[int, str, str, np.ndarray | None]
 
+# (chunk id, its candidate answer sentences' embedded texts, their vectors [n, dim]): what ingest stores per chunk.
+SentenceVectors = tuple[int, Sequence[str], np.ndarray]
+
 
 @runtime_checkable
 class Store(Protocol):
@@ -205,6 +208,21 @@ class Store(Protocol):
     def chunks_missing_vectors(self, embedder_id: str) -> list[tuple[int, str, str]]: ...
 
     def add_vectors(self, embedder_id: str, items: Sequence[tuple[int, np.ndarray]]) -> None: ...
+
+    # -- sentence vectors (the extractive answerer's candidates, computed once per chunk) -----------------
+    def chunks_missing_sentence_vectors(self, embedder_id: str, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` (chunk id, text) of chunks with no sentence vectors from ``embedder_id``, by id."""
+        ...
+
+    def add_sentence_vectors(self, embedder_id: str, items: Sequence[SentenceVectors]) -> None:
+        """Store each chunk's candidate sentence texts and their vectors (kept if already stored)."""
+        ...
+
+    def sentence_vectors(
+        self, chunk_hashes: Sequence[str], embedder_id: str
+    ) -> dict[str, tuple[list[str], np.ndarray]]:
+        """chunk hash → (candidate texts, float32 unit vectors ``[n, dim]``) for the chunks that have them."""
+        ...
 
     # -- the store as a whole -------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None: ...

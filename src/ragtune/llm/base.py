@@ -50,12 +50,15 @@ class RetrievedContext:
     """Structured RAG context, passed alongside the prompt messages (``context=`` option).
 
     LLM generators read the prompt; the extractive generator, which has no model to read it with,
-    answers from these passages directly.
+    answers from these passages directly. ``sentence_vectors``: per passage, the texts and vectors of its candidate
+    answer sentences as ingest stored them (None for a passage without them), given to a generator that declares
+    ``uses_sentence_vectors``.
     """
 
     question: str
     passages: Sequence[str]
     scores: Sequence[float] | None = None
+    sentence_vectors: Sequence[tuple[Sequence[str], Any] | None] | None = None
 
 
 @runtime_checkable

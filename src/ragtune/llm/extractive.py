@@ -1,9 +1,12 @@
 """The model-free answerer: pick the retrieved sentences that best answer a question, and cite them.
 
 Used when no language model is configured. Each passage (light Markdown: ``#`` headings, ``-``/``1.``
-list items, ``| a | b |`` table rows) is cut into candidate sentences; a list item or a table row is one
-candidate, a heading is not a candidate but lends its words to the sentences below it. Every candidate
-and the question go through ONE batched ``embed`` call, and a candidate scores
+list items, ``| a | b |`` table rows) is cut into candidate sentences (``ragtune.text.answer_candidates``); a
+list item or a table row is one candidate, a heading is not a candidate but lends its words to the sentences
+below it. Candidate vectors come from the store where ingest put them (``sentence_vectors``: matched by text, so
+a candidate without one is embedded instead, never given another's vector); the rest, and the question unless
+``embed_query`` is given, go through ONE batched ``embed`` call. Answering from stored vectors is one query
+embedding and a dot product: 7 ms p50 on the help center instead of 90 (docs/benchmarks.md). A candidate scores
 
     w_cosine · cos(question, sentence) + w_lexical · overlap(question words, sentence words) + w_rank · prior
 
@@ -29,146 +32,38 @@ The default is 0.55, not 0.66, as a product decision: balanced accuracy is flat 
 for an assistant whose every sentence carries a checkable citation, a missed answer costs the user more
 than a cited sentence that does not answer. Raise ``[answer] min_score`` where declining matters more.
 
-Sentence vectors are cached by text (chunks are immutable, so the same sentences come back often).
+Sentence vectors embedded here are cached by text (chunks are immutable, so the same sentences come back often).
 """
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ragtune.text import WORD, analyze, split_sentences
+from ragtune.text import WORD, AnswerCandidate, analyze, answer_candidates
 
 _CACHE_SIZE = 50_000  # sentence vectors kept (~80 MB at 384 dims)
 NOT_FOUND = "I couldn't find an answer to that in the knowledge base."
 
 EmbedFn = Callable[[list[str]], np.ndarray]
+EmbedQueryFn = Callable[[str], np.ndarray]
+# Per passage: the texts of its candidate sentences (``AnswerCandidate.embed_text``) and their unit vectors
+# ``[n, dim]``, as ingest stored them for its chunk; None for a passage without stored vectors.
+SentenceVectors = Sequence[tuple[Sequence[str], np.ndarray] | None]
+
+
+def _stored_lookup(stored: SentenceVectors | None, n: int) -> list[dict[str, np.ndarray] | None]:
+    """Per passage, embedded text → stored vector (None where nothing is stored)."""
+    if stored is None or len(stored) != n:
+        return [None] * n
+    return [None if s is None else dict(zip(s[0], s[1], strict=True)) for s in stored]
 
 
 def _term_set(text: str) -> set[str]:
     return set(analyze(text))
-
-
-# --- markdown ------------------------------------------------------------------------------------------
-
-_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+(\S.*?)[ \t#]*$")
-_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+•]|\d{1,9}[.)])[ \t]+")
-_TABLE_ROW = re.compile(r"[ \t]*\|")
-_TABLE_SEPARATOR_CELL = re.compile(r":?-{2,}:?")
-_FENCE = re.compile(r"[ \t]*(```|~~~)")
-_QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
-_IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_STRONG = re.compile(r"\*\*|__")
-_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
-_SPACES = re.compile(r"\s+")
-
-
-def _clean(text: str) -> str:
-    """Inline Markdown → plain text: links keep their words; emphasis, code ticks, quote marks go."""
-    text = _QUOTE.sub("", text)
-    text = _IMAGE_OR_LINK.sub(r"\1", text)
-    text = _STRONG.sub("", text)
-    text = _EMPHASIS.sub("", text)
-    text = text.replace("`", "")
-    return _SPACES.sub(" ", text).strip()
-
-
-def _cells(row: str) -> list[str]:
-    row = row.strip()
-    if row.startswith("|"):
-        row = row[1:]
-    if row.endswith("|") and not row.endswith("\\|"):
-        row = row[:-1]
-    return [_clean(c) for c in re.split(r"(?<!\\)\|", row)]
-
-
-@dataclass
-class _Candidate:
-    start: int
-    end: int
-    text: str  # what the answer shows
-    embed_text: str  # what is embedded (a table row with its column names)
-    context: str  # the section heading above it
-
-
-def _candidates(passage: str) -> list[_Candidate]:
-    """Candidate answer sentences of one passage, in text order."""
-    out: list[_Candidate] = []
-    heading = ""
-    header: list[str] | None = None  # column names of the current table
-    para: list[int] | None = None  # [start, end] of the open paragraph
-    item: int | None = None  # index in ``out`` of the open list item (for continuation lines)
-    last_row: int | None = None  # index in ``out`` of the previous line when it was a table row
-
-    def flush() -> None:
-        nonlocal para
-        if para is not None:
-            context = heading
-            for a, b in split_sentences(passage, para[0], para[1]):
-                text = _clean(passage[a:b])
-                if text.endswith("?"):
-                    # A question (an FAQ's "**Q?** A.") is not an answer; it frames the sentences after it.
-                    context = f"{heading} {text}"
-                    continue
-                out.append(_Candidate(a, b, text, text, context))
-        para = None
-
-    pos = 0
-    for line in passage.split("\n"):
-        start, pos = pos, pos + len(line) + 1
-        stripped = line.strip()
-        lead = len(line) - len(line.lstrip())
-        a, b = start + lead, start + lead + len(stripped)
-        row_before, last_row = last_row, None
-        if not stripped or _FENCE.match(line):
-            flush()
-            item, header = None, None
-            continue
-        if (m := _HEADING.match(line)) is not None:
-            flush()
-            item, header = None, None
-            heading = _clean(m.group(1))
-            continue
-        if _TABLE_ROW.match(line):
-            flush()
-            item = None
-            cells = _cells(line)
-            if all(_TABLE_SEPARATOR_CELL.fullmatch(c.replace(" ", "")) for c in cells if c):
-                # The row above was the header: column names, not an answer.
-                if row_before is not None and row_before == len(out) - 1:
-                    header = _cells(passage[out[-1].start : out[-1].end])
-                    out.pop()
-                continue
-            filled = [c for c in cells if c]
-            if filled:
-                text = filled[0] if len(filled) == 1 else f"{filled[0]}: {', '.join(filled[1:])}"
-                embed = text
-                if header is not None and len(header) == len(cells):
-                    embed = ", ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=True) if c)
-                out.append(_Candidate(a, b, text, embed, heading))
-                last_row = len(out) - 1
-            continue
-        if (m := _LIST_ITEM.match(line)) is not None:
-            flush()
-            text = _clean(line[m.end() :])
-            out.append(_Candidate(start + m.end(), b, text, text, heading))
-            item = len(out) - 1
-            continue
-        if item is not None:  # a lazy continuation line of the open list item
-            c = out[item]
-            c.end = b
-            c.text = c.embed_text = _clean(passage[c.start : b])
-            continue
-        if para is None:
-            para = [a, b]
-        else:
-            para[1] = b
-    flush()
-    return [c for c in out if len(WORD.findall(c.text)) >= 2]
 
 
 def _key(text: str) -> str:
@@ -216,13 +111,16 @@ class ExtractiveAnswer:
 class ExtractiveAnswerer:
     """Answers from retrieved passages by selecting and citing their best sentences; needs no model.
 
-    ``embed(texts)`` returns L2-normalised float32 vectors, shape (n, d); it is called once per answer.
+    ``embed(texts)`` returns L2-normalised float32 vectors, shape (n, d); it is called at most once per answer,
+    for the candidates that have no stored vector and were not seen recently (with the question, unless
+    ``embed_query`` is given: then the question alone goes through ``embed_query``).
     """
 
     def __init__(
         self,
         embed: EmbedFn,
         *,
+        embed_query: EmbedQueryFn | None = None,
         max_sentences: int = 3,
         min_score: float = 0.55,
         max_gap: float = 0.1,
@@ -236,6 +134,9 @@ class ExtractiveAnswerer:
         if max_sentences < 1:
             raise ValueError(f"max_sentences must be at least 1, got {max_sentences}")
         self.embed = embed
+        self.embed_query = embed_query
+        """The question's vector (the embedder's one-text fast path); None: embedded in the batch with the
+        candidates."""
         self.max_sentences = max_sentences
         self.min_score = min_score
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -249,36 +150,57 @@ class ExtractiveAnswerer:
         self.heading_credit = heading_credit
         self.duplicate_cosine = duplicate_cosine
 
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        """Vectors for ``texts``, embedding only those not seen recently (one batched call)."""
+    def _vectors(self, texts: list[str], given: Sequence[np.ndarray | None]) -> np.ndarray:
+        """Vectors for ``texts``: the ``given`` one (stored at ingest) where there is one, else one seen recently,
+        else embedded (one batched call for all that are missing)."""
         cache = self._cache
-        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        missing = list(dict.fromkeys(t for t, g in zip(texts, given, strict=True) if g is None and t not in cache))
         if missing:
             fresh = np.asarray(self.embed(missing), dtype=np.float32)
             for t, v in zip(missing, fresh, strict=True):
                 cache[t] = v
             while len(cache) > _CACHE_SIZE:
                 cache.popitem(last=False)
-        for t in texts:
-            cache.move_to_end(t)
-        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+        rows = []
+        for t, g in zip(texts, given, strict=True):
+            if g is None:
+                cache.move_to_end(t)
+                rows.append(cache[t])
+            else:
+                rows.append(g)
+        return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
     def score(
-        self, question: str, passages: Sequence[str], *, passage_scores: Sequence[float] | None = None
+        self,
+        question: str,
+        passages: Sequence[str],
+        *,
+        passage_scores: Sequence[float] | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> tuple[list[ScoredSentence], np.ndarray]:
-        """Every distinct candidate sentence, scored, best first, and their vectors (same order)."""
+        """Every distinct candidate sentence, scored, best first, and their vectors (same order).
+
+        ``sentence_vectors``: per passage, its candidates' texts and vectors stored at ingest (or None); a
+        candidate found there is not embedded again."""
         seen: set[str] = set()
-        cands: list[tuple[int, _Candidate]] = []
+        cands: list[tuple[int, AnswerCandidate]] = []
         for p, passage in enumerate(passages):
-            for c in _candidates(passage):
+            for c in answer_candidates(passage):
                 k = _key(c.text)
                 if k not in seen:  # overlapping chunks repeat sentences: keep the higher-ranked copy
                     seen.add(k)
                     cands.append((p, c))
         if not cands:
             return [], np.zeros((0, 0), dtype=np.float32)
-        vecs = self._vectors([question] + [c.embed_text for _, c in cands])
-        cos = vecs[1:] @ vecs[0]
+        stored = _stored_lookup(sentence_vectors, len(passages))
+        given = [None if (found := stored[p]) is None else found.get(c.embed_text) for p, c in cands]
+        if self.embed_query is not None:
+            q = np.asarray(self.embed_query(question), dtype=np.float32)
+            vecs = self._vectors([c.embed_text for _, c in cands], given)
+        else:
+            both = self._vectors([question] + [c.embed_text for _, c in cands], [None, *given])
+            q, vecs = both[0], both[1:]
+        cos = vecs @ q
         prior = self._priors(len(passages), passage_scores)
         q_terms = _term_set(question)
         out: list[ScoredSentence] = []
@@ -291,7 +213,7 @@ class ExtractiveAnswerer:
             s = self.w_cosine * float(cos[i]) + self.w_lexical * lex + self.w_rank * prior[p]
             out.append(ScoredSentence(c.text, p, s, c.start, c.end, float(cos[i]), lex))
         order = sorted(range(len(out)), key=lambda i: -out[i].score)
-        return [out[i] for i in order], vecs[1:][order]
+        return [out[i] for i in order], vecs[order]
 
     def select(
         self,
@@ -301,11 +223,12 @@ class ExtractiveAnswerer:
         count_tokens: Callable[[str], int],
         budget: int,
         passage_scores: Sequence[float] | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> list[tuple[int, str]]:
         """The sentences of ``passages`` most relevant to ``question`` that fit in ``budget`` tokens, as
         ``(passage index, its chosen sentences in their original order)``, passages in the order of their best
         sentence. What a RAG prompt shows a small model instead of whole passages (``context = "sentences"``)."""
-        scored, _ = self.score(question, passages, passage_scores=passage_scores)
+        scored, _ = self.score(question, passages, passage_scores=passage_scores, sentence_vectors=sentence_vectors)
         chosen: dict[int, list[ScoredSentence]] = {}
         room = budget
         for s in scored:
@@ -325,10 +248,15 @@ class ExtractiveAnswerer:
         return [max(0.0, float(s)) / top for s in passage_scores]
 
     def answer(
-        self, question: str, passages: Sequence[str], *, passage_scores: Sequence[float] | None = None
+        self,
+        question: str,
+        passages: Sequence[str],
+        *,
+        passage_scores: Sequence[float] | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> ExtractiveAnswer:
         """The best sentences of ``passages`` (ranked, best first) for ``question``, cited ``[n]``."""
-        scored, vecs = self.score(question, passages, passage_scores=passage_scores)
+        scored, vecs = self.score(question, passages, passage_scores=passage_scores, sentence_vectors=sentence_vectors)
         best = scored[0].score if scored else 0.0
         if not scored or best < self.min_score:
             return ExtractiveAnswer(NOT_FOUND, [], [], False, best, len(scored))

@@ -1,7 +1,9 @@
 """The extractive answerer behind the Generator protocol (``extractive``): no model, no tokens.
 
 It cannot read a prompt, so the RAG pipeline passes the retrieved passages as ``context=``; without
-context (a closed-book question) it has nothing to extract from and says so.
+context (a closed-book question) it has nothing to extract from and says so. It declares
+``uses_sentence_vectors``, so the pipeline also passes the candidate sentences' vectors stored at ingest: answering
+is then one query embedding and a dot product.
 """
 
 from __future__ import annotations
@@ -21,14 +23,20 @@ class ExtractiveGenerator:
 
     name = "extractive"
     context_window = 1_000_000_000  # no model: every retrieved passage "fits"
+    uses_sentence_vectors = True  # RetrievedContext.sentence_vectors: the passages' stored sentence vectors
 
     def __init__(
-        self, embed: Callable[[list[str]], np.ndarray], *, max_sentences: int = 3, min_score: float | None = None
+        self,
+        embed: Callable[[list[str]], np.ndarray],
+        *,
+        embed_query: Callable[[str], np.ndarray] | None = None,
+        max_sentences: int = 3,
+        min_score: float | None = None,
     ) -> None:
         kw: dict[str, Any] = {"max_sentences": max_sentences}
         if min_score is not None:
             kw["min_score"] = min_score
-        self.answerer = ExtractiveAnswerer(embed, **kw)
+        self.answerer = ExtractiveAnswerer(embed, embed_query=embed_query, **kw)
 
     def generate(
         self,
@@ -43,7 +51,12 @@ class ExtractiveGenerator:
             return Generation(
                 NOT_FOUND, 0, 0, time.perf_counter() - started, model=self.name, extra={"answered": False}
             )
-        result = self.answerer.answer(context.question, list(context.passages), passage_scores=context.scores)
+        result = self.answerer.answer(
+            context.question,
+            list(context.passages),
+            passage_scores=context.scores,
+            sentence_vectors=context.sentence_vectors,
+        )
         return Generation(
             text=result.text,
             tokens_in=0,

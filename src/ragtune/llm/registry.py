@@ -42,12 +42,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GeneratorContext:
-    """What a backend is loaded with besides its spec: ``adapter`` (a LoRA directory), ``embed`` (the extractive
-    answerer needs the KB's embedder), ``kb`` (the knowledge base, for specs that resolve through it such as
-    ``ft:NAME``) and ``settings`` (the backend's own keyword arguments)."""
+    """What a backend is loaded with besides its spec: ``adapter`` (a LoRA directory), ``embed`` and
+    ``embed_query`` (the extractive answerer needs the KB's embedder), ``kb`` (the knowledge base, for specs that
+    resolve through it such as ``ft:NAME``) and ``settings`` (the backend's own keyword arguments)."""
 
     adapter: str | None = None
     embed: Callable[[list[str]], np.ndarray] | None = None
+    embed_query: Callable[[str], np.ndarray] | None = None
     kb: Any = None
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -78,7 +79,7 @@ def _load_extractive(spec: ModelSpec, context: GeneratorContext) -> Generator:
         raise ConfigError("the extractive generator needs an embedder")
     from ragtune.llm.extractive_generator import ExtractiveGenerator
 
-    return ExtractiveGenerator(context.embed, **context.settings)
+    return ExtractiveGenerator(context.embed, embed_query=context.embed_query, **context.settings)
 
 
 def _load_hf(spec: ModelSpec, context: GeneratorContext) -> Generator:
@@ -218,21 +219,24 @@ def load_generator(
     *,
     adapter: str | None = None,
     embed: Callable[[list[str]], np.ndarray] | None = None,
+    embed_query: Callable[[str], np.ndarray] | None = None,
     kb: Any = None,
     **settings: Any,
 ) -> Generator:
-    """The generator named by ``spec``. ``embed`` is needed by ``extractive``; ``kb`` by specs resolved through a
+    """The generator named by ``spec``. ``embed`` is needed by ``extractive`` (``embed_query``: its fast path for
+    the question); ``kb`` by specs resolved through a
     knowledge base (``ft:NAME``); ``settings`` go to the backend (``base_url``, ``api_key_env``, ``timeout_s`` for
     openai; ``min_score``, ``max_sentences`` for extractive; ``batch_size``, ``dtype`` for hf)."""
     parsed = ModelSpec.parse(spec)
     backend = backend_for(parsed)
     settings = {**parsed.settings, **settings}
-    key = (str(parsed), adapter, tuple(sorted((k, repr(v)) for k, v in settings.items())), id(embed))
+    key = (str(parsed), adapter, tuple(sorted((k, repr(v)) for k, v in settings.items())), id(embed), id(embed_query))
     if backend.cache:
         with _LOCK:
             if key in _CACHE:
                 return _CACHE[key]
-    generator = backend.load(parsed, GeneratorContext(adapter=adapter, embed=embed, kb=kb, settings=settings))
+    context = GeneratorContext(adapter=adapter, embed=embed, embed_query=embed_query, kb=kb, settings=settings)
+    generator = backend.load(parsed, context)
     if not backend.cache:
         return generator
     with _LOCK:

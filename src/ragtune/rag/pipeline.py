@@ -182,8 +182,18 @@ class RagPipeline:
         )
         passages = passages[: len(sources)]
         prompt = rag_messages(question, sources, templates=self.templates, history=history)
-        context = RetrievedContext(question, [s.text for s in sources], [p.score for p in passages])
+        stored = None
+        if getattr(self.generator, "uses_sentence_vectors", False) and passages:
+            stored = self._sentence_vectors(passages)
+        context = RetrievedContext(question, [s.text for s in sources], [p.score for p in passages], stored)
         return _Prepared(question, passages, prompt, context, version, retrieve_ms, query.mode)
+
+    def _sentence_vectors(self, passages: Sequence[Passage]) -> list[tuple[list[str], Any] | None]:
+        """Per passage, its chunk's candidate sentence texts and vectors stored at ingest (None where none are:
+        a knowledge base built before they were, or another embedder; the answerer embeds those on the fly)."""
+        assert self.retriever is not None
+        found = self.retriever.store.sentence_vectors([p.chunk_id for p in passages], self.retriever.embedder.id)
+        return [found.get(p.chunk_id) for p in passages]
 
     def _best_sentences(self, question: str, passages: list[Passage]) -> tuple[list[Passage], list[Source]]:
         """``context="sentences"``: the retrieved passages' sentences most relevant to ``question`` (scored as the
@@ -194,13 +204,15 @@ class RagPipeline:
 
         if self._selector is None:
             assert self.retriever is not None
-            self._selector = ExtractiveAnswerer(self.retriever.embedder.embed)
+            embedder = self.retriever.embedder
+            self._selector = ExtractiveAnswerer(embedder.embed, embed_query=embedder.embed_query)
         picked = self._selector.select(
             question,
             [table_rows_as_text(p.text) for p in passages],
             count_tokens=self.generator.count_tokens,
             budget=self.source_tokens or 256,
             passage_scores=[p.score for p in passages],
+            sentence_vectors=self._sentence_vectors(passages),  # table rows are rewritten: those are embedded
         )
         kept = [passages[i] for i, _ in picked]
         sources = [

@@ -194,7 +194,12 @@ class Strategy:
                 # its check warns, once per process, when the model is stale. It never fails the answer.
                 check_generator(s.generator, kb=self.kb)
                 generator = load_generator(
-                    s.generator, adapter=s.adapter, embed=self.kb.embedder.embed, kb=self.kb, **settings
+                    s.generator,
+                    adapter=s.adapter,
+                    embed=self.kb.embedder.embed,
+                    embed_query=self.kb.embedder.embed_query,
+                    kb=self.kb,
+                    **settings,
                 )
                 self._pipeline = RagPipeline(
                     generator,

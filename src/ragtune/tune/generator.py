@@ -25,7 +25,9 @@ def _load_ft(spec: ModelSpec, context: GeneratorContext) -> Generator:
     if context.kb is None:
         raise ConfigError(f"{spec}: a fine-tuned model is found through a knowledge base's registry; none was given")
     target, adapter = resolve_ft(str(spec), _kb_dir(context.kb))
-    return load_generator(target, adapter=adapter, embed=context.embed, **context.settings)
+    return load_generator(
+        target, adapter=adapter, embed=context.embed, embed_query=context.embed_query, **context.settings
+    )
 
 
 def _check_ft(spec: ModelSpec, kb: Any) -> None:
