@@ -23,6 +23,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "ragtune.toml"
+# The vector leg's exact int8 scan costs ~0.02 ms per 1k chunks here (2 ms at 100k, 20 ms at 1M; benchmarks/ann.py):
+# past this many chunks it would pass ~4 ms, and an HNSW graph answers in under 1 ms at the same recall after
+# the fp32 re-score. Below it the scan is exact and needs no graph build at ingest.
+ANN_THRESHOLD = 200_000
 KB_DIRNAME = ".ragtune"
 
 
@@ -66,6 +70,10 @@ class SearchSettings:
     )
     dense_precision: str = field(
         default="int8", metadata={"help": "int8 | fp16 (compact scan copy, exact fp32 re-score) | fp32"}
+    )
+    ann_threshold: int = field(
+        default=ANN_THRESHOLD,
+        metadata={"help": "chunks from which the vector leg searches an HNSW graph instead of scanning (0: never)"},
     )
 
 
