@@ -7,14 +7,15 @@ model), with the threshold lowered from 200k to a few hundred."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import HELPCENTER
 
 from ragtune import KnowledgeBase
 from ragtune.config import Settings
@@ -23,7 +24,6 @@ from ragtune.errors import SearchError
 from ragtune.kb.document import Document
 from ragtune.search.dense import DenseIndex
 from ragtune.search.persist import MANIFEST
-from tests.conftest import HELPCENTER
 
 THRESHOLD = 300
 
@@ -195,7 +195,7 @@ def test_below_the_threshold_there_is_no_graph_and_bad_settings_are_named(kb_pat
     kb.search("refund", mode="dense")
     assert kb.retriever.index.dense.ann is None
     kb.close()
-    with pytest.raises(SearchError, match="search.ann_threshold"):
+    with pytest.raises(SearchError, match=r"search\.ann_threshold"):
         DenseIndex(4, ann_threshold=-1)
 
 

@@ -61,6 +61,7 @@ class AnnIndex:
         self.threads = threads  # for adds (0: every core); a query searches on its own thread
         self._index = self._new()
         self._viewed = False
+        self._buffer: np.ndarray | None = None  # the serialized graph a view reads
 
     def _new(self) -> Any:
         return _lib().Index(

@@ -228,7 +228,7 @@ class DenseIndex:
         fetch = max(k, self.rescore)
         share = n_allowed / len(allowed)  # >= threshold / size: the over-fetch stays bounded
         want = min(self.ann.size, int(np.ceil(fetch / share * 1.1)))
-        cand = self.ann.candidates(q32, want, ef=want)
+        cand = self.ann.candidates(q32, want, ef=2 * want)  # ef twice the candidates (docs/benchmarks.md)
         cand = cand[(cand >= 0) & (cand < len(allowed))]  # rows added by a concurrent sync are not ours
         cand = cand[allowed[cand]]
         if len(cand) < min(k, n_allowed):
