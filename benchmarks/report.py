@@ -233,7 +233,7 @@ def ann(r: dict[str, Any]) -> list[str]:
         out += [
             f"Library choice at {cmp['chunks']:,} vectors (same realistic construction, M={r['graph']['M']}, "
             f"ef_construction={r['graph']['ef_construction']}, 2 build threads, one query thread; recall@10 after "
-            "the fp32 re-score of 100 candidates):",
+            "the fp32 re-score of 100 candidates)" + (f", from `{cmp['command']}`" if cmp.get("command") else "") + ":",
             "",
             "| library | build s (CPU s) | resident MiB added | file MiB | load s | recall@10 ef100 | p50 ms ef100 | "
             "recall@10 ef200 | p50 ms ef200 |",
@@ -246,6 +246,8 @@ def ann(r: dict[str, Any]) -> list[str]:
                 f"{_f(c['ef100']['p50_ms'], 2)} | {_f(c['ef200']['recall@10'], 4)} | {_f(c['ef200']['p50_ms'], 2)} |"
             )
         out.append("")
+    if r.get("tried"):
+        out += ["Tried before the settings above:", "", *[f"- {t}" for t in r["tried"]], ""]
     main = r["rows"][0]
     out += [
         f"Reading: at {r['chunks']:,} chunks recall@10 {_f(main['dense_recall@10'], 4)} "

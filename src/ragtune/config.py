@@ -23,10 +23,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "ragtune.toml"
-# The vector leg's exact int8 scan costs ~0.02 ms per 1k chunks here (2 ms at 100k, 20 ms at 1M; benchmarks/ann.py):
-# past this many chunks it would pass ~4 ms, and an HNSW graph answers in under 1 ms at the same recall after
-# the fp32 re-score. Below it the scan is exact and needs no graph build at ingest.
-ANN_THRESHOLD = 200_000
+# The vector leg's exact int8 scan, p50 here (benchmarks/ann.py): 2.0–2.3 ms at 100k chunks, 7.5–7.7 ms at 200k
+# (past the CPU caches), 20 ms at 500k, 41 ms at 1M; the HNSW graph answers in ~3 ms at 1M. Between 100k and 200k
+# the scan passes a few ms: from 150k the graph is used. Below it the scan is exact and ingest builds no graph.
+ANN_THRESHOLD = 150_000
 KB_DIRNAME = ".ragtune"
 
 

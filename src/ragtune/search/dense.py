@@ -22,8 +22,8 @@ version's live chunks and the query's filters) is applied before ranking, as on 
 
 - fewer permitted rows than the threshold (an old version, a narrow filter): an exact scan of those rows only;
 - otherwise the graph is asked for ``fetch / share`` candidates (``share``: the permitted fraction of all rows,
-  at least threshold / size, so the over-fetch is bounded), the permitted ones are kept, and when fewer than
-  ``k`` remain the query falls back to the exact scan.
+  at least threshold / size, so the over-fetch is bounded; at least ``ann.MIN_CANDIDATES``, searching twice as
+  deep), the permitted ones are re-scored, and when fewer than ``k`` remain the query falls back to the exact scan.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ragtune.errors import SearchError
-from ragtune.search.ann import AnnIndex
+from ragtune.search.ann import EF_PER_CANDIDATE, MIN_CANDIDATES, AnnIndex
 from ragtune.search.lexical import top_k
 
 PRECISIONS = ("int8", "fp16", "fp32")
@@ -227,8 +227,8 @@ class DenseIndex:
             return top_k(best, self._matrix[best] @ q32, k)
         fetch = max(k, self.rescore)
         share = n_allowed / len(allowed)  # >= threshold / size: the over-fetch stays bounded
-        want = min(self.ann.size, int(np.ceil(fetch / share * 1.1)))
-        cand = self.ann.candidates(q32, want, ef=2 * want)  # ef twice the candidates (docs/benchmarks.md)
+        want = min(self.ann.size, max(MIN_CANDIDATES, int(np.ceil(fetch / share * 1.1))))
+        cand = self.ann.candidates(q32, want, ef=EF_PER_CANDIDATE * want)
         cand = cand[(cand >= 0) & (cand < len(allowed))]  # rows added by a concurrent sync are not ours
         cand = cand[allowed[cand]]
         if len(cand) < min(k, n_allowed):
