@@ -23,6 +23,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "ragtune.toml"
+# The vector leg's exact int8 scan, p50 here (benchmarks/ann.py): 2.0–2.3 ms at 100k chunks, 7.5–7.7 ms at 200k
+# (past the CPU caches), 20 ms at 500k, 41 ms at 1M; the HNSW graph answers in ~3 ms at 1M. Between 100k and 200k
+# the scan passes a few ms: from 150k the graph is used. Below it the scan is exact and ingest builds no graph.
+ANN_THRESHOLD = 150_000
 KB_DIRNAME = ".ragtune"
 
 
@@ -72,6 +76,10 @@ class SearchSettings:
     )
     dense_precision: str = field(
         default="int8", metadata={"help": "int8 | fp16 (compact scan copy, exact fp32 re-score) | fp32"}
+    )
+    ann_threshold: int = field(
+        default=ANN_THRESHOLD,
+        metadata={"help": "chunks from which the vector leg searches an HNSW graph instead of scanning (0: never)"},
     )
 
 

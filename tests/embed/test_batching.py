@@ -4,6 +4,7 @@ and the precision chosen by a cached run-time probe."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,7 +42,8 @@ def test_fp32_vectors_equal_sentence_transformers_encode() -> None:
     assert TOKEN_BUDGET > 0
 
 
-def test_auto_precision_is_probed_once_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_precision_is_probed_once_and_cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RAGTUNE_CACHE", str(tmp_path / "cache"))  # not the session's cache, which others filled
     monkeypatch.setattr(probe, "cpu_has_bf16", lambda: True)  # probe even where the CPU has no native bf16
     emb = SentenceTransformerEmbedder(precision="auto")
     choice = emb.precision_choice

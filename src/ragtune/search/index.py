@@ -70,10 +70,12 @@ class ChunkIndex:
         dense_threads: int = 0,
         dense_precision: str = "int8",
         files: IndexFiles | None = None,
+        ann_threshold: int = 0,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self._dense_settings = (dense_threads, dense_precision)
+        self._ann_threshold = ann_threshold
         self.files = files
         self._lock = threading.RLock()
         self._live: OrderedDict[int, LiveSet] = OrderedDict()
@@ -84,7 +86,7 @@ class ChunkIndex:
     def reset(self) -> None:
         """Empty indexes (before a load, or after a failed one)."""
         self.bm25 = BM25Index()
-        self.dense = DenseIndex(self.embedder.dim, *self._dense_settings)
+        self.dense = DenseIndex(self.embedder.dim, *self._dense_settings, ann_threshold=self._ann_threshold)
         self.chunk_ids = np.zeros(0, dtype=np.int64)
 
     @property
@@ -106,8 +108,10 @@ class ChunkIndex:
                 if rebuilt:
                     log.info("search index: %s; rebuilding from the store", self.load_note)
             added = self._append_new(progress)
-            if self.files is not None and added and (rebuilt or added >= max(SAVE_MIN_ROWS, self.size // 10)):
-                self.files.save(self)
+            many = added >= max(SAVE_MIN_ROWS, self.size // 10)
+            if self.files is not None and ((added and (rebuilt or many)) or self.dense.ann_note):
+                self.files.save(self)  # an ANN graph rebuilt on load (its file bad or missing) is saved too
+                self.dense.ann_note = ""
             return added
 
     def persist(self) -> None:

@@ -6,14 +6,16 @@ chunks here). The files are a cache of the store, never a source of truth:
 - **Layout.** ``<kb>/.ragtune/index/`` holds ``manifest.json`` and uncompressed ``.npy`` arrays (numpy's own
   format: a header, then the raw array, so ``np.load(mmap_mode="r")`` maps them without reading): chunk ids,
   BM25 term offsets/positions/term frequencies/lengths, the terms (one per line), and per embedder the fp32
-  vectors and the int8 scan copy with its scales.
+  vectors and the int8 scan copy with its scales, and past ``[search] ann_threshold`` the serialized HNSW graph
+  (``ann``, :mod:`ragtune.search.ann`; viewed in place, not read).
 - **Atomic.** A save writes every array under a fresh name (``NAME-<token>.npy``, temporary name then
   ``os.replace``), then replaces ``manifest.json`` the same way, then deletes files no manifest names. A reader
   sees the old set or the new one, never a mix; writers take an exclusive ``flock`` on ``.lock``.
 - **Tagged.** The manifest records the format, the analyzer, the embedder id, the store's id (``[meta]
   index_uid``, made on first save), how many chunks the files hold and the last chunk id, and each file's
   size and CRC-32.
-- **Never trusted.** :func:`load` returns None — and the caller rebuilds from the store — when the manifest or a
+- **Never trusted.** A bad ANN graph file costs only the graph: it is rebuilt from the stored vectors and saved.
+  Otherwise :func:`load` returns None — and the caller rebuilds from the store — when the manifest or a
   file is missing, a size or checksum differs (a truncated or edited file), the format/analyzer/embedder differ,
   or the store no longer holds exactly those chunks (another store, a restored older copy). Chunks stored
   after the files were written are simply appended by :meth:`ChunkIndex.sync` (chunks are immutable).
@@ -100,7 +102,14 @@ class IndexFiles:
         if why:
             return why
         try:
-            arrays = {name: self._array(entry) for name, entry in manifest["files"].items() if name != "terms"}
+            files = manifest["files"]
+            arrays = {name: self._array(entry) for name, entry in files.items() if name not in ("terms", "ann")}
+            ann, ann_problem = None, ""
+            if "ann" in files:  # a bad graph file costs only the graph (rebuilt from the vectors), not the index
+                try:
+                    ann = self._array(files["ann"])
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    ann_problem = f"ANN graph file unusable ({exc})"
             terms_entry = manifest["files"]["terms"]
             terms_path = self._verified(terms_entry)
             terms_text = terms_path.read_text(encoding="utf-8")
@@ -109,7 +118,7 @@ class IndexFiles:
             if len(chunk_ids) != manifest["chunks"] or (len(chunk_ids) and chunk_ids[-1] != manifest["last_chunk_id"]):
                 raise ValueError("chunk ids disagree with the manifest")
             index.bm25.load(terms, arrays["term_offsets"], arrays["positions"], arrays["tfs"], arrays["lengths"])
-            index.dense.load(arrays["vectors"], arrays.get("vectors_i8"), arrays.get("vector_scales"))
+            index.dense.load(arrays["vectors"], arrays.get("vectors_i8"), arrays.get("vector_scales"), ann, ann_problem)
             index.chunk_ids = np.asarray(chunk_ids)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             index.reset()

@@ -50,7 +50,14 @@ class Retriever:
         self.reranker = reranker or reranker_named(self.settings.rerank, self.settings)
         self.legs: dict[str, SearchLeg] = {}
         files = IndexFiles(index_dir) if index_dir is not None and self.settings.index_files else None
-        self.index = ChunkIndex(store, embedder, self.settings.dense_threads, self.settings.dense_precision, files)
+        self.index = ChunkIndex(
+            store,
+            embedder,
+            self.settings.dense_threads,
+            self.settings.dense_precision,
+            files,
+            ann_threshold=self.settings.ann_threshold,
+        )
 
     @property
     def index(self) -> ChunkIndex:
