@@ -100,6 +100,10 @@ def run_path(path_name: str, docs: int) -> dict[str, Any]:
     settings = common.settings()
     if path_name == "avx2-emulated":
         settings = settings.replace("embed", precision="fp32")
+    if path_name != "native-default":
+        # Like for like with the peer: the chunk vectors only. "native-default" is what `ragtune ingest` does with
+        # default settings: also the extractive answerer's sentence vectors (ragtune.kb.sentences).
+        settings = settings.replace("answer", sentence_vectors=False)
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     print(f"[{path_name}] matmul peak GFLOP/s: fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.0f}", flush=True)
 
@@ -170,7 +174,8 @@ def run_path(path_name: str, docs: int) -> dict[str, Any]:
         "peer_chunks_per_s": len(texts) / st_s,
         "peer_tokens_per_s": n_tokens / st_s,
         "speedup_vs_peer": st_s / first_s,
-        "target_speedup_vs_peer": TARGETS[path_name],
+        "target_speedup_vs_peer": TARGETS.get(path_name),
+        "sentence_vectors": settings.answer.sentence_vectors,
         "cosine_min": float(cos.min()),
         "cosine_mean": float(cos.mean()),
         "matmul_peak_gflops": peak,
@@ -181,7 +186,9 @@ def run_path(path_name: str, docs: int) -> dict[str, Any]:
     precision = emb.id.rsplit(":", 1)[-1]
     result["ragtune_share_of_peak"] = result["ragtune_gflops"] / peak["bf16" if precision == "bf16" else "fp32"]
     result["peer_share_of_peak"] = result["peer_gflops"] / peak["fp32"]
-    result["met"] = result["speedup_vs_peer"] >= TARGETS[path_name] and result["cosine_min"] >= TARGET_COSINE
+    target = TARGETS.get(path_name)
+    ok = target is not None and result["speedup_vs_peer"] >= target and result["cosine_min"] >= TARGET_COSINE
+    result["met"] = ok if target is not None else None
     if path_name == "native":
         t = time.perf_counter()
         rep2 = kb.ingest([corpus], id_field="_id", text_field="text", title_field="title")
@@ -229,7 +236,11 @@ def quality() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=600, help="only the first N documents of the corpus (0: all)")
-    ap.add_argument("--paths", default="native,avx2-emulated", help="comma-separated: native, avx2-emulated")
+    ap.add_argument(
+        "--paths",
+        default="native,avx2-emulated,native-default",
+        help="comma-separated: native, avx2-emulated (chunk vectors only), native-default (with sentence vectors)",
+    )
     ap.add_argument("--quality", action="store_true", help="SciFact nDCG@10 fp32 vs the chosen precision instead")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one path and print its JSON
     args = ap.parse_args()
