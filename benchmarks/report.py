@@ -13,8 +13,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 
-import common
 from readings import readings as peer_readings
+
+import common
 
 DOC = common.REPO / "docs" / "benchmarks.md"
 
@@ -514,8 +515,9 @@ def peers(r: dict[str, Any]) -> list[str]:
         v = x["versions"]
         vers = ", ".join(f"{p} {v[p]}" for p in PEER_PACKAGES.get(x["peer"], []) if p in v)
         out.append(
-            f"| {PEER_NAMES.get(x['peer'], x['peer'])} | {vers} | {_f(x['model_load_s'], 1)} | {_f(x['ingest_s'], 1)} | "
-            f"{_f(x['ingest_to_first_answer_s'], 1)} | {_f(x['p50_ms'], 2)} | {_f(x['p95_ms'], 2)} | "
+            f"| {PEER_NAMES.get(x['peer'], x['peer'])} | {vers} | {_f(x['model_load_s'], 1)} | "
+            f"{_f(x['ingest_s'], 1)} | {_f(x['ingest_to_first_answer_s'], 1)} | {_f(x['p50_ms'], 2)} | "
+            f"{_f(x['p95_ms'], 2)} | "
             f"{_f(x['ndcg@10'])} | {_f(x['peak_rss_mib'], 0)} |" + (f" {x['date']} |" if len(dates) > 1 else "")
         )
     rt = next((x for x in rows if x["peer"] == "ragtune"), None)

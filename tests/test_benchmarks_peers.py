@@ -17,6 +17,7 @@ def modules() -> Iterator[tuple[Any, Any]]:
     sys.path[:0] = [str(BENCH), str(BENCH / "peers")]
     try:
         import readings
+
         import report
 
         yield readings, report

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -27,15 +28,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common
 from readings import LIBRARY_PEERS, merge_rows, readings
 
+import common
+
+HERE = Path(__file__).resolve().parent
 PEERS = ["llamaindex", "langchain", "txtai", "reference", "ragtune"]
 OWN_VENV = set(LIBRARY_PEERS)  # the others run in ragtune's own venv
 TORCH = "torch==2.13.0"
@@ -64,7 +65,8 @@ def venv_python(peer: str) -> Path:
 
 
 def ensure_venv(peer: str) -> Path:
-    """The peer's interpreter; its venv is created (or recreated when the requirements changed) first."""
+    """The peer's interpreter; its venv is created first (recreated when the requirements changed, completed
+    when an earlier install was interrupted). One process at a time per venv (a file lock)."""
     python = venv_python(peer)
     if peer not in OWN_VENV:
         return python
@@ -74,26 +76,29 @@ def ensure_venv(peer: str) -> Path:
     digest = hashlib.sha256((TORCH + "\n" + req.read_text(encoding="utf-8")).encode()).hexdigest()
     venv = CACHE / peer / "venv"
     stamp = venv / ".peer-requirements.sha256"
-    if python.exists() and stamp.exists() and stamp.read_text().strip() == digest:
-        return python
-    log(f"{peer}: creating {venv.relative_to(common.REPO)} (pip installs run at nice 19)")
-    shutil.rmtree(venv, ignore_errors=True)
-    base = getattr(sys, "_base_executable", sys.executable)
-    subprocess.run([base, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    nice = ["nice", "-n", "19"]
-    # torch first, pinned, so that no dependency resolves it to a CUDA build.
-    subprocess.run([*nice, *pip, TORCH], check=True)
-    subprocess.run([*nice, *pip, "-r", str(req), TORCH], check=True)
-    version = subprocess.run(
-        [str(python), "-c", "import torch; print(torch.__version__, torch.cuda.is_available())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    if not version or "+cu" in version[0]:
-        raise SystemExit(f"{venv}: torch {version} is not the CPU build; remove the venv and check pip's indexes")
-    stamp.write_text(digest + "\n")
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with (venv.parent / ".setup.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and stamp.exists() and stamp.read_text().strip() == digest:
+            return python
+        if stamp.exists() or not python.exists():  # requirements changed, or nothing there yet
+            log(f"{peer}: creating {venv.relative_to(common.REPO)} (pip installs run at nice 19)")
+            shutil.rmtree(venv, ignore_errors=True)
+            base = getattr(sys, "_base_executable", sys.executable)
+            subprocess.run([base, "-m", "venv", str(venv)], check=True)
+        else:
+            log(f"{peer}: completing an interrupted install in {venv.relative_to(common.REPO)}")
+        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        nice = ["nice", "-n", "19"]
+        # torch first, pinned, so that no dependency resolves it to a CUDA build.
+        subprocess.run([*nice, *pip, TORCH], check=True)
+        subprocess.run([*nice, *pip, "-r", str(req), TORCH], check=True)
+        version = subprocess.run(
+            [str(python), "-c", "import torch; print(torch.__version__)"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        if "+cu" in version or not version:
+            raise SystemExit(f"{venv}: torch {version!r} is not the CPU build; remove the venv and check pip's indexes")
+        stamp.write_text(digest + "\n")
     return python
 
 
@@ -215,7 +220,6 @@ def main() -> None:
         return
 
     from metrics import evaluate
-
     from ragtune.embed.base import resolve_model_path
 
     model = resolve_model_path("all-MiniLM-L6-v2")

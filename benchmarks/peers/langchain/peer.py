@@ -4,6 +4,7 @@ fused by EnsembleRetriever (weighted reciprocal rank fusion, weights 0.5/0.5), a
 batch of 32). One Document per SciFact document (title + abstract): no chunking.
 """
 
+# ruff: noqa: E402  (the process start is stamped before the imports it measures)
 from __future__ import annotations
 
 import time
@@ -15,15 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import harness  # noqa: E402
+import harness
 
 args = harness.parse_args()
 
-from langchain_classic.retrievers import EnsembleRetriever  # noqa: E402
-from langchain_community.retrievers import BM25Retriever  # noqa: E402
-from langchain_core.documents import Document  # noqa: E402
-from langchain_core.vectorstores import InMemoryVectorStore  # noqa: E402
-from langchain_huggingface import HuggingFaceEmbeddings  # noqa: E402
+from langchain_classic.retrievers import EnsembleRetriever
+from langchain_community.retrievers import BM25Retriever
+from langchain_core.documents import Document
+from langchain_core.vectorstores import InMemoryVectorStore
+from langchain_huggingface import HuggingFaceEmbeddings
 
 MARKS["imports"] = time.time()
 

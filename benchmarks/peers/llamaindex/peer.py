@@ -4,6 +4,7 @@ QueryFusionRetriever in reciprocal-rank mode with one query (no LLM query genera
 of 10). One TextNode per document (title + abstract): no chunking.
 """
 
+# ruff: noqa: E402  (the process start is stamped before the imports it measures)
 from __future__ import annotations
 
 import time
@@ -15,16 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import harness  # noqa: E402
+import harness
 
 args = harness.parse_args()
 
-import Stemmer  # noqa: E402
-from llama_index.core import Settings, VectorStoreIndex  # noqa: E402
-from llama_index.core.retrievers import QueryFusionRetriever  # noqa: E402
-from llama_index.core.schema import TextNode  # noqa: E402
-from llama_index.embeddings.huggingface import HuggingFaceEmbedding  # noqa: E402
-from llama_index.retrievers.bm25 import BM25Retriever  # noqa: E402
+import Stemmer
+from llama_index.core import Settings, VectorStoreIndex
+from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.schema import TextNode
+from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+from llama_index.retrievers.bm25 import BM25Retriever
 
 MARKS["imports"] = time.time()
 
