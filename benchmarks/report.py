@@ -498,8 +498,9 @@ def peers(r: dict[str, Any]) -> list[str]:
     dates = sorted({x["date"] for x in rows})
     out += [
         f"Each peer in a fresh process of its own (LlamaIndex, LangChain and txtai each in its own virtual "
-        f"environment, created by the script), one after another, on the {rows[0]['docs']:,} SciFact documents "
-        f"(title + abstract, whole documents; ragtune chunks them itself) and {r['queries']} test queries; embedding "
+        f"environment, created by the script), one after another, on {rows[0]['docs']:,} SciFact documents "
+        + ("" if r.get("corpus", "full") == "full" else f"({r['corpus']}: nDCG is higher than on the full corpus) ")
+        + f"(title + abstract, whole documents; ragtune chunks them itself) and {r['queries']} test queries; embedding "
         f"model: the bundled all-MiniLM-L6-v2 directory for everyone, torch "
         f"{rows[0]['versions'].get('torch', '?')}. Ingest: documents → index ready (model load apart). To first "
         "answer: process start → the first query's results (imports, model load, ingest, query). Query: warm, "
