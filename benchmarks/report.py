@@ -503,21 +503,23 @@ def peers(r: dict[str, Any]) -> list[str]:
         + f"(title + abstract, whole documents; ragtune chunks them itself) and {r['queries']} test queries; embedding "
         f"model: the bundled all-MiniLM-L6-v2 directory for everyone, torch "
         f"{rows[0]['versions'].get('torch', '?')}. Ingest: documents → index ready (model load apart). To first "
-        "answer: process start → the first query's results (imports, model load, ingest, query). Query: warm, "
+        "answer: process spawn → the first query's results (interpreter start, imports, model load, ingest, first "
+        'query; "imports s": spawn → library imported). Query: warm, '
         f"k={r['k']}, query embedding included, after {r['warmup']} warm-up queries. nDCG@10 by "
         "`benchmarks/metrics.py` for all. Setups: `benchmarks/peers/README.md`."
         + ("" if len(dates) == 1 else f" Rows come from {len(dates)} runs: see the date column."),
         "",
-        "| system | versions | model load s | ingest s | to first answer s | p50 ms | p95 ms | nDCG@10 | peak RSS MiB |"
-        + (" run |" if len(dates) > 1 else ""),
-        "|---|---|---|---|---|---|---|---|---|" + ("---|" if len(dates) > 1 else ""),
+        "| system | versions | imports s | model load s | ingest s | first query ms | to first answer s | p50 ms | "
+        "p95 ms | nDCG@10 | peak RSS MiB |" + (" run |" if len(dates) > 1 else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if len(dates) > 1 else ""),
     ]
     for x in rows:
         v = x["versions"]
         vers = ", ".join(f"{p} {v[p]}" for p in PEER_PACKAGES.get(x["peer"], []) if p in v)
         out.append(
-            f"| {PEER_NAMES.get(x['peer'], x['peer'])} | {vers} | {_f(x['model_load_s'], 1)} | "
-            f"{_f(x['ingest_s'], 1)} | {_f(x['ingest_to_first_answer_s'], 1)} | {_f(x['p50_ms'], 2)} | "
+            f"| {PEER_NAMES.get(x['peer'], x['peer'])} | {vers} | {_f(x['imports_s'], 1)} | "
+            f"{_f(x['model_load_s'], 1)} | {_f(x['ingest_s'], 1)} | {_f(x['first_query_ms'], 0)} | "
+            f"{_f(x['ingest_to_first_answer_s'], 1)} | {_f(x['p50_ms'], 2)} | "
             f"{_f(x['p95_ms'], 2)} | "
             f"{_f(x['ndcg@10'])} | {_f(x['peak_rss_mib'], 0)} |" + (f" {x['date']} |" if len(dates) > 1 else "")
         )
@@ -529,6 +531,8 @@ def peers(r: dict[str, Any]) -> list[str]:
             f"by their best passage among 50; the 10 passages of the timed search, by document, give "
             f"{_f(rt.get('ndcg@10_k_passages'))}.",
         ]
+    for note in r.get("notes", []):
+        out += ["", f"Note: {note}"]
     g = peer_readings(rows)
     bp, ref = g["vs_best_peer"], g["vs_reference"]
     out += ["", "Goals (issue 11):", ""]
