@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+
+from readings import readings as peer_readings
 
 import common
 
@@ -705,6 +708,91 @@ def compare_helpcenter(r: dict[str, Any]) -> list[str]:
     return out
 
 
+PEER_NAMES = {
+    "llamaindex": "LlamaIndex",
+    "langchain": "LangChain",
+    "txtai": "txtai",
+    "reference": "reference (ST + numpy + bm25s + RRF)",
+    "ragtune": "**ragtune**",
+}
+PEER_PACKAGES = {
+    "llamaindex": ["llama-index-core", "llama-index-retrievers-bm25", "llama-index-embeddings-huggingface"],
+    "langchain": ["langchain-core", "langchain-community", "langchain-classic", "langchain-huggingface"],
+    "txtai": ["txtai", "faiss-cpu"],
+    "reference": ["sentence-transformers", "bm25s"],
+    "ragtune": ["ragtune"],
+}
+
+
+def _x(v: float | None, met: bool | None, goal: str) -> str:
+    return "–" if v is None else f"**{v:.2f}×** (goal {goal}: {'met' if met else 'not met'})"
+
+
+def peers(r: dict[str, Any]) -> list[str]:
+    out = ["## Peers side by side: SciFact, hybrid retrieval, same embedding model", ""]
+    out += _header(r)
+    rows = r["rows"]
+    dates = sorted({x["date"] for x in rows})
+    out += [
+        f"Each peer in a fresh process of its own (LlamaIndex, LangChain and txtai each in its own virtual "
+        f"environment, created by the script), one after another, on {rows[0]['docs']:,} SciFact documents "
+        + ("" if r.get("corpus", "full") == "full" else f"({r['corpus']}: nDCG is higher than on the full corpus) ")
+        + f"(title + abstract, whole documents; ragtune chunks them itself) and {r['queries']} test queries; embedding "
+        f"model: the bundled all-MiniLM-L6-v2 directory for everyone, torch "
+        f"{rows[0]['versions'].get('torch', '?')}. Ingest: documents → index ready (model load apart). To first "
+        "answer: process spawn → the first query's results (interpreter start, imports, model load, ingest, first "
+        'query; "imports s": spawn → library imported). Query: warm, '
+        f"k={r['k']}, query embedding included, after {r['warmup']} warm-up queries. nDCG@10 by "
+        "`benchmarks/metrics.py` for all. Setups: `benchmarks/peers/README.md`."
+        + ("" if len(dates) == 1 else f" Rows come from {len(dates)} runs: see the date column."),
+        "",
+        "| system | versions | imports s | model load s | ingest s | first query ms | to first answer s | p50 ms | "
+        "p95 ms | nDCG@10 | peak RSS MiB |" + (" run |" if len(dates) > 1 else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if len(dates) > 1 else ""),
+    ]
+    for x in rows:
+        v = x["versions"]
+        vers = ", ".join(f"{p} {v[p]}" for p in PEER_PACKAGES.get(x["peer"], []) if p in v)
+        out.append(
+            f"| {PEER_NAMES.get(x['peer'], x['peer'])} | {vers} | {_f(x['imports_s'], 1)} | "
+            f"{_f(x['model_load_s'], 1)} | {_f(x['ingest_s'], 1)} | {_f(x['first_query_ms'], 0)} | "
+            f"{_f(x['ingest_to_first_answer_s'], 1)} | {_f(x['p50_ms'], 2)} | "
+            f"{_f(x['p95_ms'], 2)} | "
+            f"{_f(x['ndcg@10'])} | {_f(x['peak_rss_mib'], 0)} |" + (f" {x['date']} |" if len(dates) > 1 else "")
+        )
+    rt = next((x for x in rows if x["peer"] == "ragtune"), None)
+    if rt and "chunks" in rt:
+        out += [
+            "",
+            f"ragtune indexed {rt['chunks']:,} chunks (embedder `{rt.get('embedder')}`); its nDCG@10 ranks documents "
+            f"by their best passage among 50; the 10 passages of the timed search, by document, give "
+            f"{_f(rt.get('ndcg@10_k_passages'))}.",
+        ]
+    for note in r.get("notes", []):
+        out += ["", f"Note: {note}"]
+    g = peer_readings(rows)
+    bp, ref = g["vs_best_peer"], g["vs_reference"]
+    out += ["", "Goals (issue 11):", ""]
+    if bp:
+        out += [
+            f"- ragtune vs the fastest peer to first answer ({bp['first_answer_peer']}): "
+            + _x(bp["first_answer_x"], bp["first_answer_met"], f"≥ {bp['first_answer_goal_x']:.0f}×"),
+            f"- ragtune vs the fastest peer per query ({bp['query_peer']}, p50): "
+            + _x(bp["query_p50_x"], bp["query_met"], f"≥ {bp['query_goal_x']:.0f}×"),
+            f"- nDCG@10, ragtune − the best peer ({bp['ndcg_peer']}): {bp['ndcg_diff']:+.4f} (goal ≥ 0: "
+            f"{'met' if bp['ndcg_met'] else 'not met'})" + ("" if bp["same_run"] else " — rows from different runs"),
+        ]
+    if ref:
+        out += [
+            "- ragtune vs the reference pipeline, warm p50: "
+            + _x(ref["p50_x"], ref["p50_met"], f"≥ {ref['p50_goal_x']:.0f}×"),
+            f"- nDCG@10, ragtune − reference: {ref['ndcg_diff']:+.4f} (goal within ±{ref['ndcg_goal_abs']}: "
+            f"{'met' if ref['ndcg_met'] else 'not met'})" + ("" if ref["same_run"] else " — rows from different runs"),
+        ]
+    out.append("")
+    return out
+
+
 SECTIONS = [
     ("cold_start", cold_start),
     ("beir_scifact", beir),
@@ -712,6 +800,7 @@ SECTIONS = [
     ("ingest_quality", ingest_quality),
     ("latency", latency),
     ("ann", ann),
+    ("peers", peers),
     ("freshness", freshness),
     ("squad", squad),
     ("extractive_speed", extractive_speed),
