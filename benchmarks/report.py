@@ -770,25 +770,32 @@ def peers(r: dict[str, Any]) -> list[str]:
         ]
     for note in r.get("notes", []):
         out += ["", f"Note: {note}"]
-    g = peer_readings(rows)
-    bp, ref = g["vs_best_peer"], g["vs_reference"]
     out += ["", "Goals (issue 11):", ""]
-    if bp:
-        out += [
-            f"- ragtune vs the fastest peer to first answer ({bp['first_answer_peer']}): "
-            + _x(bp["first_answer_x"], bp["first_answer_met"], f"≥ {bp['first_answer_goal_x']:.0f}×"),
-            f"- ragtune vs the fastest peer per query ({bp['query_peer']}, p50): "
-            + _x(bp["query_p50_x"], bp["query_met"], f"≥ {bp['query_goal_x']:.0f}×"),
-            f"- nDCG@10, ragtune − the best peer ({bp['ndcg_peer']}): {bp['ndcg_diff']:+.4f} (goal ≥ 0: "
-            f"{'met' if bp['ndcg_met'] else 'not met'})" + ("" if bp["same_run"] else " — rows from different runs"),
-        ]
-    if ref:
-        out += [
-            "- ragtune vs the reference pipeline, warm p50: "
-            + _x(ref["p50_x"], ref["p50_met"], f"≥ {ref['p50_goal_x']:.0f}×"),
-            f"- nDCG@10, ragtune − reference: {ref['ndcg_diff']:+.4f} (goal within ±{ref['ndcg_goal_abs']}: "
-            f"{'met' if ref['ndcg_met'] else 'not met'})" + ("" if ref["same_run"] else " — rows from different runs"),
-        ]
+    for ours in ("ragtune", "ragtune_search"):
+        if not any(x["peer"] == ours for x in rows):
+            continue
+        g = peer_readings(rows, ours)
+        bp, ref = g["vs_best_peer"], g["vs_reference"]
+        out += [f"`{ours}`:", ""]
+        if bp:
+            out += [
+                f"- vs the fastest peer to first answer ({bp['first_answer_peer']}): "
+                + _x(bp["first_answer_x"], bp["first_answer_met"], f"≥ {bp['first_answer_goal_x']:.0f}×"),
+                f"- vs the fastest peer per query ({bp['query_peer']}, p50): "
+                + _x(bp["query_p50_x"], bp["query_met"], f"≥ {bp['query_goal_x']:.0f}×"),
+                f"- nDCG@10, ours − the best peer ({bp['ndcg_peer']}): {bp['ndcg_diff']:+.4f} (goal ≥ 0: "
+                f"{'met' if bp['ndcg_met'] else 'not met'})"
+                + ("" if bp["same_run"] else " — rows from different runs"),
+            ]
+        if ref:
+            out += [
+                "- vs the reference pipeline, warm p50: "
+                + _x(ref["p50_x"], ref["p50_met"], f"≥ {ref['p50_goal_x']:.0f}×"),
+                f"- nDCG@10, ours − reference: {ref['ndcg_diff']:+.4f} (goal within ±{ref['ndcg_goal_abs']}: "
+                f"{'met' if ref['ndcg_met'] else 'not met'})"
+                + ("" if ref["same_run"] else " — rows from different runs"),
+            ]
+        out.append("")
     out.append("")
     return out
 

@@ -24,14 +24,14 @@ def merge_rows(previous: list[dict[str, Any]], new: list[dict[str, Any]], order:
     return sorted(by_peer.values(), key=lambda r: (rank.get(r["peer"], len(rank)), r["peer"]))
 
 
-def readings(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def readings(rows: list[dict[str, Any]], ours: str = "ragtune") -> dict[str, Any]:
     """ragtune against the best library peer (per figure) and the reference pipeline; None where a row is absent.
 
     The best peer is taken per figure: the fastest to first answer, the fastest p50, the highest nDCG@10.
     ``same_run`` says whether the rows compared were measured in one run of the driver (one date).
     """
     by = {r["peer"]: r for r in rows}
-    rt, ref = by.get("ragtune"), by.get("reference")
+    rt, ref = by.get(ours), by.get("reference")
     libs = [by[p] for p in LIBRARY_PEERS if p in by]
     out: dict[str, Any] = {"vs_best_peer": None, "vs_reference": None}
     if rt and libs:

@@ -37,7 +37,7 @@ from readings import LIBRARY_PEERS, merge_rows, readings
 import common
 
 HERE = Path(__file__).resolve().parent
-PEERS = ["llamaindex", "langchain", "txtai", "reference", "ragtune"]
+PEERS = ["llamaindex", "langchain", "txtai", "reference", "ragtune", "ragtune_search"]
 OWN_VENV = set(LIBRARY_PEERS)  # the others run in ragtune's own venv
 TORCH = "torch==2.13.0"
 CACHE = common.CACHE / "peers"

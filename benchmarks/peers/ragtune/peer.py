@@ -23,6 +23,7 @@ import harness
 args = harness.parse_args()
 
 from ragtune import KnowledgeBase
+from ragtune.config import Settings
 
 MARKS["imports"] = time.time()
 NDCG_PASSAGES = 50
@@ -35,7 +36,10 @@ def by_doc(passages: list) -> list[str]:
     return list(seen)
 
 
-kb = KnowledgeBase.open(Path(args.workdir) / "kb", create=True)
+# benchmarks/peers/ragtune_search/peer.py runs this file with SEARCH_ONLY: no sentence vectors at ingest.
+SEARCH_ONLY = bool(globals().get("SEARCH_ONLY", False))
+settings = Settings().replace("answer", sentence_vectors=False) if SEARCH_ONLY else None
+kb = KnowledgeBase.open(Path(args.workdir) / "kb", create=True, settings=settings)
 t = time.perf_counter()
 embedder = kb.embedder  # loads the model
 model_load_s = time.perf_counter() - t
@@ -70,7 +74,8 @@ harness.emit(
     chunks_embedded=report.chunks_embedded,
     embedder=embedder.id,
     packages=["ragtune"],
-    setup="KnowledgeBase.open (defaults) + ingest(corpus.jsonl, title_field='title') + search(mode='hybrid'); "
+    setup=("KnowledgeBase.open ([answer] sentence_vectors = false)" if SEARCH_ONLY else "KnowledgeBase.open (defaults)")
+    + " + ingest(corpus.jsonl, title_field='title') + search(mode='hybrid'); "
     f"documents chunked by ragtune; nDCG@10 from k={NDCG_PASSAGES} passages ranked by document",
 )
 kb.close()
