@@ -126,7 +126,7 @@ def ingest(r: dict[str, Any]) -> list[str]:
         f"{first['docs']:,} documents → {first['chunks']:,} chunks ({first['tokens']:,} word pieces with [CLS]/[SEP]). "
         "ragtune's *whole* first ingest (chunking, hashing, tokenization, embedding, SQLite writes) against bare "
         f"`SentenceTransformer.encode` fp32, batch {first['batch_size']}, on the same chunk texts, in the same "
-        "process. Model load not counted. `avx2-emulated`: this CPU held to AVX2 for torch's kernels "
+        "process. Model load (and the one-time export of the ONNX query graph) not counted. `avx2-emulated`: this CPU held to AVX2 for torch's kernels "
         "(ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS) and fp32 — an emulation, not an "
         "AVX2-only CPU. `native` and `avx2-emulated` embed the chunk texts only (`[answer] sentence_vectors = false`), "
         "like for like with the peer; `native-default` is `ragtune ingest` with default settings, which also embeds "
