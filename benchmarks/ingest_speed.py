@@ -219,7 +219,8 @@ def quality() -> None:
     queries, qrels = common.scifact_queries("test")
     rows = {}
     for precision in dict.fromkeys(["fp32", chosen]):
-        kb, _ = common.scifact_kb(f"scifact_{precision}", common.settings().replace("embed", precision=precision))
+        settings = common.settings().replace("embed", precision=precision).replace("answer", sentence_vectors=False)
+        kb, _ = common.scifact_kb(f"scifact_{precision}", settings)  # retrieval only: no sentence vectors
         for mode in ("dense", "hybrid"):
             shallow, deep, _ = beir_scifact.run_mode(kb, queries, mode)
             rows[f"{precision} {mode}"] = beir_scifact.score(shallow, deep, qrels)["ndcg@10"]
