@@ -50,6 +50,20 @@ def load_queries(path: str) -> list[tuple[str, str]]:
         return [(str(q), str(t)) for q, t in json.load(f)]
 
 
+def first_then_warm(
+    search: Callable[[str], list[str]], args: argparse.Namespace, marks: dict[str, float]
+) -> tuple[list[tuple[str, str]], float, dict[str, list[str]], list[float]]:
+    """The first query (timed alone; ``marks["first_answer"]`` stamped after it), then :func:`measure`:
+    ``(queries, first query ms, runs, ms per query)``."""
+    queries = load_queries(args.queries)
+    t = time.perf_counter()
+    search(queries[0][1])
+    first_query_ms = (time.perf_counter() - t) * 1000
+    marks["first_answer"] = time.time()
+    runs, ms = measure(search, queries, args.warmup)
+    return queries, first_query_ms, runs, ms
+
+
 def measure(
     search: Callable[[str], list[str]], queries: list[tuple[str, str]], warmup: int
 ) -> tuple[dict[str, list[str]], list[float]]:

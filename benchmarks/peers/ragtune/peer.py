@@ -53,12 +53,7 @@ def search(query: str) -> list[str]:
     return by_doc(kb.search(query, k=args.k, mode="hybrid"))
 
 
-queries = harness.load_queries(args.queries)
-t = time.perf_counter()
-search(queries[0][1])
-first_query_ms = (time.perf_counter() - t) * 1000
-MARKS["first_answer"] = time.time()
-runs_as_searched, ms = harness.measure(search, queries, args.warmup)
+queries, first_query_ms, runs_as_searched, ms = harness.first_then_warm(search, args, MARKS)
 runs = {q: by_doc(kb.search(text, k=NDCG_PASSAGES, mode="hybrid"))[: args.k] for q, text in queries}
 status = kb.status()
 harness.emit(

@@ -37,12 +37,7 @@ def search(query: str) -> list[str]:
     return [str(r["id"]) for r in embeddings.search(query, args.k)]
 
 
-queries = harness.load_queries(args.queries)
-t = time.perf_counter()
-search(queries[0][1])
-first_query_ms = (time.perf_counter() - t) * 1000
-MARKS["first_answer"] = time.time()
-runs, ms = harness.measure(search, queries, args.warmup)
+queries, first_query_ms, runs, ms = harness.first_then_warm(search, args, MARKS)
 harness.emit(
     marks=MARKS,
     model_load_s=model_load_s,
