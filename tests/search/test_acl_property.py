@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ragtune.config import AnswerSettings, SearchSettings, Settings
-from ragtune.embed import Embedder, load_embedder
+from ragtune.embed import Embedder
 from ragtune.kb.acl import Access, acl_of
 from ragtune.kb.document import Document
 from ragtune.knowledge_base import KnowledgeBase
@@ -105,16 +106,35 @@ def _copy(doc: Document) -> Document:
     return Document(doc.id, doc.title, doc.text, doc.source, dict(doc.metadata))
 
 
-@pytest.fixture(scope="module")
-def fp32_embedder() -> Embedder:
-    """The real model in fp32: a chunk's vector must not depend on which other chunks shared its batch (bf16
-    autocast moves scores by ~1e-3 with the batch), or no two knowledge bases could be compared score for score."""
-    return load_embedder(precision="fp32")
+class Remembering:
+    """The session's real embedder, remembering each text's vector: a twin knowledge base gets the very vectors the
+    main one stored (bf16 autocast moves a vector by ~1e-3 with the batch it was embedded in, which would make two
+    knowledge bases incomparable score for score), and a query is embedded once for both."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.id, self.dim, self.max_tokens = inner.id, inner.dim, inner.max_tokens
+        self._texts: dict[str, np.ndarray] = {}
+        self._queries: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self._texts]
+        if new:
+            self._texts.update(zip(new, self.inner.embed(new, progress=progress), strict=True))
+        return np.stack([self._texts[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        if text not in self._queries:
+            self._queries[text] = self.inner.embed_query(text)
+        return self._queries[text]
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
 
 
 @pytest.fixture(scope="module")
-def world(fp32_embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    embedder = fp32_embedder
+def world(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    embedder = Remembering(embedder)
     root = tmp_path_factory.mktemp("acl")
     opened: list[KnowledgeBase] = []
 
