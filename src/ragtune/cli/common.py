@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from ragtune.config import load_settings
+from ragtune.errors import ConfigError
 from ragtune.kb.acl import ALL, Access, normalize_acl
 from ragtune.knowledge_base import KnowledgeBase
 
@@ -49,7 +50,7 @@ def access_for(as_groups: str | None) -> Access:
     try:
         groups = normalize_acl(as_groups, where="--as-groups") if as_groups.strip() != "*" else ("*",)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-groups") from None
+        raise ConfigError(str(exc)) from None
     return Access("cli", groups)
 
 

@@ -10,6 +10,7 @@ import click
 
 from ragtune.cli.common import access_for, as_groups_option, emit_json, json_option, kb_option, open_kb, show_progress
 from ragtune.config import KB_DIRNAME
+from ragtune.errors import ConfigError
 from ragtune.kb.acl import normalize_acl
 from ragtune.kb.ingest import IngestReport
 from ragtune.kb.watch import watch as watch_paths
@@ -80,13 +81,13 @@ def ingest(
     Unchanged files are skipped; changed ones become new revisions; everything lands as one new version.
     Unreadable files are reported and skipped; the exit code is 1 then, unless --allow-errors.
     """
-    kb = open_kb(kb_path, create=True)
     opts: dict[str, object] = {"id_field": id_field, "text_field": text_field, "title_field": title_field}
-    if acl is not None:
+    if acl is not None:  # checked before anything is created
         try:
             opts["acl"] = normalize_acl(acl, where="--acl")
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--acl") from None
+            raise ConfigError(str(exc)) from None
+    kb = open_kb(kb_path, create=True)
     if ignore:
         opts["ignore"] = [*kb.settings.loaders.ignore, *ignore]
     report = kb.ingest(list(paths), remove_missing=remove_missing, progress=show_progress(), message=message, **opts)
