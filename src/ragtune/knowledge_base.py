@@ -167,10 +167,11 @@ class KnowledgeBase:
         self._after_ingest(report)
         return report
 
-    def remove(self, doc_ids: Sequence[str] | str, message: str = "") -> VersionInfo | None:
-        """A new version without these documents (their history stays queryable)."""
+    def remove(self, doc_ids: Sequence[str] | str, message: str = "", *, access: Access = ALL) -> VersionInfo | None:
+        """A new version without these documents (their history stays queryable). A document ``access`` may not
+        read is "not in the knowledge base", as a missing one is."""
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-        live = self.store.live_docs()
+        live = self._readable(self.store.live_docs(), access)
         missing = [d for d in ids if d not in live]
         if missing:
             raise NotFoundError(f"not in the knowledge base: {', '.join(missing)}")
