@@ -139,6 +139,8 @@ class KnowledgeBase:
 
         Files that cannot be read are reported in ``IngestReport.errors`` and skipped.
         With ``remove_missing``, live documents from under ``paths`` whose files are gone are removed.
+        ``acl="g1,g2"`` (or a list; ``"*"``: everyone) sets who may read every document loaded, replacing what
+        the files declare (front matter ``acl:``, a record's ``acl`` field); see :mod:`ragtune.kb.acl`.
         """
         if isinstance(paths, (str, Path)):
             paths = [paths]
