@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ragtune.config import KB_DIRNAME, Settings, find_kb, load_settings
 from ragtune.embed import Embedder, load_embedder
 from ragtune.errors import ConfigError, LoaderError, NotFoundError
-from ragtune.kb.acl import ALL, Access
+from ragtune.kb.acl import ALL, Access, HeadAcls
 from ragtune.kb.document import Document
 from ragtune.kb.ingest import Ingestor, IngestReport
 from ragtune.kb.loaders import LoadOptions, load_all
@@ -42,6 +42,7 @@ class KnowledgeBase:
         self.settings = settings
         self._embedder = embedder
         self._retriever: Retriever | None = None
+        self._head_acls = HeadAcls(store)  # the current acl of each document governs its older versions too
         self._strategies: dict[str, Strategy] | None = None
         self._lock = threading.Lock()
 
@@ -250,7 +251,7 @@ class KnowledgeBase:
         missing = [r for r in set(live.values()) if r not in fields]
         if missing:
             fields.update(self.store.revision_fields(missing))
-        return {d: r for d, r in live.items() if access.can_read_metadata(fields.get(r))}
+        return {d: r for d, r in live.items() if self._head_acls.readable(access, fields.get(r))}
 
     def versions(self, *, access: Access = ALL) -> list[VersionInfo]:
         """The history, oldest first. For a restricted caller each version's counts are those of the documents it
@@ -295,7 +296,7 @@ class KnowledgeBase:
         """A document's live revision at ``at`` (head if None) and its passages in order. NotFoundError when it is
         not live there, or ``access`` may not read it (the same message: a caller cannot tell the two apart)."""
         info, passages = self.store.document(doc_id, at)
-        if not access.can_read_metadata(info.metadata):
+        if not self._head_acls.readable(access, {**info.metadata, "doc_id": info.doc_id}):
             raise NotFoundError(f"no document {doc_id!r} at version {self.store.check_version(at)}")
         return info, passages
 
@@ -311,7 +312,7 @@ class KnowledgeBase:
         if access.unrestricted or not spans:
             return spans
         fields = self.store.revision_fields(sorted({r for _, _, r in spans}))
-        return [s for s in spans if access.can_read_metadata(fields.get(s[2]))]
+        return [s for s in spans if self._head_acls.readable(access, fields.get(s[2]))]
 
     def text(self, doc_id: str, at: int | None = None, *, access: Access = ALL) -> str:
         """A document's text at ``at``, put back together from its passages (overlaps removed)."""

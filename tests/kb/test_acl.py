@@ -254,3 +254,25 @@ def test_remove_refuses_what_the_caller_may_not_read(kb: KnowledgeBase) -> None:
         kb.remove("merger", access=ENG)
     assert "merger" in kb.documents()
     assert kb.remove("roadmap", access=ENG) is not None and "roadmap" not in kb.documents()
+
+
+def test_the_current_acl_governs_older_versions(open_kb: Callable[[Path], KnowledgeBase], tmp_path: Path) -> None:
+    """A document published by mistake and then restricted must not stay readable through ``at=``."""
+    kb = open_kb(tmp_path / "kb")
+    leak = "# Pricing draft\n\nThe secret launch price is 17 dollars.\n"
+    kb.ingest_documents([Document("draft", "Draft", leak), Document("faq", "FAQ", "# FAQ\n\nAsk support.\n")])
+    kb.ingest_documents([Document("draft", "Draft", leak, metadata={"acl": "eng"})])
+    assert kb.head == 2
+    for v in (1, 2):
+        assert "draft" not in kb.documents(v, access=SALES)
+        with pytest.raises(NotFoundError):
+            kb.document("draft", v, access=SALES)
+        found = kb.retrieve(Query("secret launch price", k=5, at=v, principal="bo", groups=("sales",)))
+        assert [p.doc_id for p in found.passages] == ["faq"]
+    assert kb.history("draft", access=SALES) == []
+    assert [p.doc_id for p in kb.search("secret launch price", k=1, at=1, access=ENG)] == ["draft"]
+    # Removed documents keep their last acl; published again, the old versions open up again.
+    kb.ingest_documents([Document("draft", "Draft", leak, metadata={"acl": "*"})])
+    assert [p.doc_id for p in kb.search("secret launch price", k=1, at=1, access=SALES)] == ["draft"]
+    kb.remove("draft")
+    assert "draft" in kb.documents(1, access=SALES)

@@ -9,14 +9,23 @@ A reader is an :class:`Access`: ``principal`` None is a trusted local caller (th
 everything; otherwise the caller reads a document when it holds one of the document's groups, or the group
 ``"*"`` (an administrator). Retrieval filters before ranking, so a restricted caller's results are those of a
 knowledge base holding only the documents it may read (``ragtune.search``).
+
+**The current acl governs the past too.** Versions are kept forever and can be read with ``at=``; a document made
+private today must not stay readable as it was when it was public. So a revision is readable when the caller may
+read its own acl *and* the acl of the same document's revision live at the head version (:class:`HeadAcls`; a
+document removed since keeps its last acl).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ragtune.kb.store import Store
 
 EVERYONE = "*"
 ACL_KEY = "acl"  # the metadata key a document's acl is stored under
@@ -107,3 +116,34 @@ class Access:
 
 
 ALL = Access()
+
+
+class HeadAcls:
+    """doc id → the acl of its revision live at the head version; re-read when the head moves (thread-safe)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._head = -1
+        self._acls: dict[str, tuple[str, ...]] = {}
+
+    def current(self) -> tuple[int, dict[str, tuple[str, ...]]]:
+        """``(head, {doc_id: acl})`` for the documents live at the head that have an acl."""
+        head = self.store.head()
+        with self._lock:
+            if head != self._head:
+                live = self.store.live_docs(head)
+                fields = self.store.revision_fields(sorted(set(live.values())))
+                acls = {doc: acl_of(fields.get(rev)) for doc, rev in live.items()}
+                self._head, self._acls = head, {doc: acl for doc, acl in acls.items() if acl}
+            return self._head, self._acls
+
+    def readable(self, access: Access, fields: dict[str, Any] | None) -> bool:
+        """Whether ``access`` may read a revision with these fields (its metadata plus ``doc_id``): its own acl
+        and its document's acl at the head both allow it."""
+        if access.unrestricted:
+            return True
+        if not access.can_read_metadata(fields):
+            return False
+        doc_id = (fields or {}).get("doc_id")
+        return doc_id is None or access.can_read(self.current()[1].get(str(doc_id), ()))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ragtune.embed.base import Embedder
-from ragtune.kb.acl import Access
+from ragtune.kb.acl import Access, HeadAcls
 from ragtune.kb.ingest import indexed_text
 from ragtune.kb.store import Store
 from ragtune.search.dense import DenseIndex
@@ -47,7 +47,7 @@ class LiveSet:
     _revisions: dict[int, dict[str, Any]] | None = field(default=None, repr=False)
     _by_position: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     # per reader's groups (ragtune.kb.acl.Access.key): this version as that reader sees it
-    _scoped: OrderedDict[tuple[str, ...], LiveSet] = field(default_factory=OrderedDict, repr=False)
+    _scoped: OrderedDict[tuple[Any, ...], LiveSet] = field(default_factory=OrderedDict, repr=False)
 
     def by_position(self) -> tuple[np.ndarray, np.ndarray]:
         """``(order, sorted_pos)``: passage indexes sorted by chunk position (stable), and those positions.
@@ -83,6 +83,7 @@ class ChunkIndex:
         self.files = files
         self._lock = threading.RLock()
         self._live: OrderedDict[int, LiveSet] = OrderedDict()
+        self.head_acls = HeadAcls(store)  # an older revision is readable only if its document's current acl allows it
         self._opened = files is None  # the files are read on the first sync
         self.load_note = ""  # why the files were not used, when they were not (for logs and benchmarks)
         self.reset()
@@ -182,17 +183,18 @@ class ChunkIndex:
         """``live`` as ``access`` sees it: only the passages of revisions it may read, and BM25's statistics
         (chunk count, average length; document frequencies follow the mask) over their chunks, so its rankings
         are those of a knowledge base holding only the documents it may read. ``live`` itself for an
-        unrestricted caller; cached per (version, groups)."""
-        key = access.key
-        if key is None:
+        unrestricted caller; cached per (version, head version, groups): the head's acls apply to older versions."""
+        if access.key is None:
             return live
+        head, _ = self.head_acls.current()
+        key = (head, *access.key)
         with self._lock:
             cached = live._scoped.get(key)
             if cached is not None:
                 live._scoped.move_to_end(key)
                 return cached
         fields = self.revision_fields(live)
-        readable = np.array(sorted(r for r, f in fields.items() if access.can_read_metadata(f)), dtype=np.int64)
+        readable = np.array(sorted(r for r, f in fields.items() if self.head_acls.readable(access, f)), dtype=np.int64)
         keep = np.isin(live.passage_rev, readable)
         with self._lock:
             positions = live.passage_pos[keep]
