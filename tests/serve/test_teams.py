@@ -342,3 +342,21 @@ def test_remove_diff_and_rollback(writable: RunningServer) -> None:
     assert [d["doc_id"] for d in client(writable, "bob").get("/v1/documents").json()["data"]] == ["plans.md"]
     versions = client(writable, "bob").get("/v1/versions").json()["data"]
     assert [v["version"] for v in versions] == [1, 2, 3]
+
+
+def test_search_ask_and_chat_read_as_the_keys_groups(team: RunningServer) -> None:
+    """No text of budget.md (acl finance) reaches bob by search, ask or chat (streamed too); rita gets it."""
+    question = "What is the marketing budget for next year?"
+
+    def leaks(key: str) -> list[str]:
+        c = client(team, key)
+        found = c.post("/v1/search", json={"collection": "docs", "query": question, "k": 10}).json()
+        answer = c.post("/v1/ask", json={"collection": "docs", "question": question}).json()
+        chat = {"model": "rag-extractive@docs", "messages": [{"role": "user", "content": question}], "stream": True}
+        streamed = c.post("/v1/chat/completions", json=chat).text
+        texts = [p["text"] for p in found["results"]] + [answer["answer"], streamed]
+        texts += [cit["text"] for cit in answer["citations"]]
+        return [t for t in texts if "2 million" in t or "budget.md" in t]
+
+    assert leaks("bob") == []
+    assert leaks("rita")
