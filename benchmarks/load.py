@@ -64,7 +64,9 @@ def server(kb: Path, keys: Path | None, workdir: Path) -> Iterator[tuple[str, su
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "ragtune.cli.main", "serve", "--kb", str(kb), "--port", str(port)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_") or k in ("RAGTUNE_HOME", "RAGTUNE_CACHE")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_") or k in ("RAGTUNE_HOME", "RAGTUNE_CACHE")
+    }
     env["RAGTUNE_HOME"] = str(workdir / ("home-keys" if keys else "home-open"))  # no stray key file for the open one
     if keys is not None:
         cmd += ["--keys", str(keys)]
@@ -94,8 +96,9 @@ def server(kb: Path, keys: Path | None, workdir: Path) -> Iterator[tuple[str, su
             proc.kill()
 
 
-def run_load(call: Callable[[Any, str], None], make_session: Callable[[], Any], clients: int, seconds: float,
-             qs: list[str]) -> dict[str, Any]:  # fmt: skip
+def run_load(
+    call: Callable[[Any, str], None], make_session: Callable[[], Any], clients: int, seconds: float, qs: list[str]
+) -> dict[str, Any]:
     """``clients`` threads calling ``call(session, question)`` back to back for ``seconds``."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[list[str]] = [[] for _ in range(clients)]
@@ -199,8 +202,9 @@ def main() -> None:
         with server(kb_dir, None, work) as (url, proc):
             warm(url, None, qs)
             res = run_load(search_call, http_session(url, None), args.clients, args.peer_seconds, qs)
-            rows.append({"what": "peer: ragtune serve without keys: /v1/search", "route": "/v1/search", "auth": False,
-                         **res})  # fmt: skip
+            rows.append(
+                {"what": "peer: ragtune serve without keys: /v1/search", "route": "/v1/search", "auth": False, **res}
+            )
             print(json.dumps(rows[-1]))
     with KnowledgeBase.open(kb_dir, settings=common.settings()) as kb:
         for q in qs[:20]:
@@ -211,8 +215,9 @@ def main() -> None:
                 raise RuntimeError("no passages")
 
         res = run_load(lib_call, lambda: None, args.clients, args.peer_seconds, qs)
-        rows.append({"what": "peer: KnowledgeBase.search in process (no HTTP)", "route": "library", "auth": False,
-                     **res})  # fmt: skip
+        rows.append(
+            {"what": "peer: KnowledgeBase.search in process (no HTTP)", "route": "library", "auth": False, **res}
+        )
         print(json.dumps(rows[-1]))
         chunks = kb.status()["chunks"]
     search = rows[0]

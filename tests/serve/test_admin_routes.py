@@ -33,8 +33,16 @@ def test_runs_registry_and_comparisons(tmp_path: Path, embedder: Embedder, tiny_
     rows = [json.loads(line) for line in (HELPCENTER / "style.jsonl").read_text().splitlines() if line.strip()]
     data = tmp_path / "style.jsonl"
     data.write_text("".join(json.dumps({**r, "metadata": {"kb_version": 1}}) + "\n" for r in rows[:16]))
-    config = TrainConfig().replace(max_steps=6, batch_size=8, max_length=128, learning_rate=5e-3, threads=1,
-                                   save_steps=1000, lora_dropout=0.0, logging_steps=1)  # fmt: skip
+    config = TrainConfig().replace(
+        max_steps=6,
+        batch_size=8,
+        max_length=128,
+        learning_rate=5e-3,
+        threads=1,
+        save_steps=1000,
+        lora_dropout=0.0,
+        logging_steps=1,
+    )
     train(data, f"hf:{tiny_model}", config, name="style", kb_dir=kb.path, quiet=True, track=False)
     (docs / "billing" / "new.md").write_text("# New billing page\n\nInvoices are sent on the first of the month.\n")
     kb.ingest([docs])  # the model is now behind the head by one added document
@@ -44,8 +52,22 @@ def test_runs_registry_and_comparisons(tmp_path: Path, embedder: Embedder, tiny_
     billing = [r for r in evals if r["sources"] and r["sources"][0].startswith("billing/")][:5]
     evalset.write_text("".join(json.dumps(r) + "\n" for r in billing))
     out = tmp_path / "results" / "billing-compare"
-    result = CliRunner().invoke(cli, ["compare", "--eval", str(evalset), "--out", str(out), "--strategies",
-                                      "rag-extractive", "--resamples", "100", "--kb", str(kb.path)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            "--eval",
+            str(evalset),
+            "--out",
+            str(out),
+            "--strategies",
+            "rag-extractive",
+            "--resamples",
+            "100",
+            "--kb",
+            str(kb.path),
+        ],
+    )
     assert result.exit_code == 0, result.output
 
     settings = ServeSettings(results=(tmp_path / "results",))

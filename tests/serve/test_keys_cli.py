@@ -29,8 +29,19 @@ def test_keys_create_list_revoke(tmp_path: Path, subprocess_env: dict[str, str])
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
     assert key.startswith("rtk_") and "shown only now" in made.stderr
-    bob = ragtune("keys", "create", "--name", "bob", "--collection", "docs", "--groups", "hr,staff", "--json",
-                  env=env, cwd=tmp_path)  # fmt: skip
+    bob = ragtune(
+        "keys",
+        "create",
+        "--name",
+        "bob",
+        "--collection",
+        "docs",
+        "--groups",
+        "hr,staff",
+        "--json",
+        env=env,
+        cwd=tmp_path,
+    )
     record = json.loads(bob.stdout)
     assert record["role"] == "reader" and record["collections"] == ["docs"] and record["groups"] == ["hr", "staff"]
     path = tmp_path / "home" / "keys.json"  # the default: $RAGTUNE_HOME/keys.json
@@ -69,8 +80,10 @@ def two_kbs(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Pat
     from ragtune.knowledge_base import KnowledgeBase
 
     root = tmp_path_factory.mktemp("project")
-    for name, text in {"docs": "# Plans\n\nThe Team plan costs 49 dollars.\n",
-                       "hr": "# Leave\n\nEveryone gets 25 days of paid leave.\n"}.items():  # fmt: skip
+    for name, text in {
+        "docs": "# Plans\n\nThe Team plan costs 49 dollars.\n",
+        "hr": "# Leave\n\nEveryone gets 25 days of paid leave.\n",
+    }.items():
         (root / name).mkdir()
         (root / name / "a.md").write_text(text)
         with KnowledgeBase.open(root / name / ".ragtune", create=True, settings=Settings(), embedder=embedder) as kb:
@@ -124,8 +137,10 @@ def test_running_server_sees_revocation_and_toml_collections(
     ada = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['ada']}"})
     assert [c["name"] for c in ada.get("/v1/collections").json()["data"]] == ["docs", "hr"]
     assert [c["name"] for c in bob.get("/v1/collections").json()["data"]] == ["docs"]
-    answer = bob.post("/v1/chat/completions", json={"model": "rag-extractive@docs",
-                      "messages": [{"role": "user", "content": "How much is the Team plan?"}]}).json()  # fmt: skip
+    answer = bob.post(
+        "/v1/chat/completions",
+        json={"model": "rag-extractive@docs", "messages": [{"role": "user", "content": "How much is the Team plan?"}]},
+    ).json()
     assert "49 dollars" in answer["choices"][0]["message"]["content"]
     assert bob.post("/v1/search", json={"collection": "hr", "query": "leave"}).status_code == 403
     assert ragtune("keys", "revoke", "bob", env=subprocess_env, cwd=two_kbs).returncode == 0

@@ -64,13 +64,13 @@ def structured(result: Any) -> dict[str, Any]:
 
 async def over_http(srv: RunningServer, key: str | None, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
     headers = srv.headers(key) if key else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-        async with Client(streamable_http_client(srv.url + "/mcp", http_client=http)) as client:
-            tools = await client.list_tools()
-            out: list[Any] = [sorted(t.name for t in tools.tools)]
-            for name, args in calls:
-                out.append(await client.call_tool(name, args))
-            return out
+    http = httpx2.AsyncClient(headers=headers, timeout=60)
+    async with http, Client(streamable_http_client(srv.url + "/mcp", http_client=http)) as client:
+        tools = await client.list_tools()
+        out: list[Any] = [sorted(t.name for t in tools.tools)]
+        for name, args in calls:
+            out.append(await client.call_tool(name, args))
+        return out
 
 
 def test_http_tools_read_as_the_key(server: RunningServer) -> None:

@@ -158,9 +158,13 @@ def test_documents_are_filtered_by_the_keys_groups(team: RunningServer) -> None:
 
 def test_missing_and_wrong_keys_are_401(team: RunningServer) -> None:
     c = httpx.Client(base_url=team.url)
-    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"},
-                    {"Authorization": "Bearer rtk_000000000000_" + "x" * 43},
-                    {"Authorization": "Bearer " + team.keys["bob"][:-2] + "xx"}):  # fmt: skip
+    for headers in (
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer rtk_000000000000_" + "x" * 43},
+        {"Authorization": "Bearer " + team.keys["bob"][:-2] + "xx"},
+    ):
         for method, path in (("GET", "/v1/me"), ("POST", "/v1/search"), ("POST", "/mcp")):
             r = c.request(method, path, headers=headers, json={"query": "x"})
             is_openai_error(r, 401, "invalid_api_key")
