@@ -364,3 +364,13 @@ def test_search_ask_and_chat_read_as_the_keys_groups(team: RunningServer) -> Non
 
     assert leaks("bob") == []
     assert leaks("rita")
+
+
+def test_an_upload_cannot_replace_a_document_the_key_may_not_read(writable: RunningServer) -> None:
+    ed = client(writable, "ed")  # an editor without the group finance
+    files = [("files", ("budget.md", b"# Budget\n\nThe budget is zero.\n")), ("files", ("ok.md", b"# Ok\n\nFine.\n"))]
+    state = wait_job(ed, ed.post("/v1/uploads", files=files).json()["job"])
+    assert state["errors"] == [{"file": "budget.md", "reason": "this key may not replace the document 'budget.md'"}]
+    assert state["documents"] == ["ok.md"]
+    text = client(writable, "rita").get("/v1/documents/budget.md").json()["passages"][0]["text"]
+    assert "2 million" in text
