@@ -271,6 +271,41 @@ def latency(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def acl_latency(r: dict[str, Any]) -> list[str]:
+    out = ["## Access control at query time (hybrid, k=10, SciFact)", ""]
+    out += _header(r)
+    u = r["unrestricted"]
+    out += [
+        f"{r['queries']} real SciFact queries after {r['warmup']} warm-up ones, each run in a fresh process.",
+        "",
+        "| trusted caller (no acl filtering), " + u["kb"] + " | p50 ms (median of rounds) | rounds |",
+        "|---|---|---|",
+    ]
+    for name, label in (("before", "before access control (" + u["before"] + ")"), ("after", "with it")):
+        runs = u["rounds"].get(name) or []
+        if runs:
+            p50 = u[f"{name}_p50_ms"]
+            out.append(f"| {label} | {_f(p50, 2)} | {', '.join(_f(x['p50_ms'], 2) for x in runs)} |")
+    out += [
+        "",
+        f"Restricted callers, on a copy of the KB with random acls ({r['acls']}); the peer is a KB holding only "
+        "the documents the g1 caller may read (the same copy with the others removed):",
+        "",
+        "| what | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| {x['what']} | {_f(x['p50_ms'], 2)} | {_f(x['p95_ms'], 2)} | {_f(x['p99_ms'], 2)} |" for x in r["restricted"]
+    ]
+    out += [
+        "",
+        f"The g1 caller's top 10 equals the peer's for {r['same_top10_as_peer']} queries. A group set's first "
+        f"query at a version builds its masks: {_f(r['first_query_new_group_set_ms'], 1)} ms (cached after).",
+        "",
+    ]
+    return out
+
+
 def ann(r: dict[str, Any]) -> list[str]:
     out = ["## 1M chunks: the ANN vector leg (`[search] ann_threshold`)", ""]
     out += _header(r)
@@ -836,6 +871,7 @@ SECTIONS = [
     ("ingest_speed", ingest),
     ("ingest_quality", ingest_quality),
     ("latency", latency),
+    ("acl_latency", acl_latency),
     ("ann", ann),
     ("peers", peers),
     ("freshness", freshness),

@@ -20,6 +20,7 @@ BENCHMARKS = [
     "beir_scifact",
     "ingest_speed",
     "latency",
+    "acl_latency",
     "freshness",
     "squad",
     "extractive_speed",

@@ -247,3 +247,10 @@ def test_search_and_ask_read_only_what_the_caller_may(kb: KnowledgeBase) -> None
     assert "May" in kb.ask("When does the merger close?").text
     old = kb.retrieve(Query("team plan dollars", k=3, at=1, principal="bo", groups=("sales",)))
     assert [p.doc_id for p in old.passages] == ["plans"]
+
+
+def test_remove_refuses_what_the_caller_may_not_read(kb: KnowledgeBase) -> None:
+    with pytest.raises(NotFoundError, match="not in the knowledge base: merger"):
+        kb.remove("merger", access=ENG)
+    assert "merger" in kb.documents()
+    assert kb.remove("roadmap", access=ENG) is not None and "roadmap" not in kb.documents()

@@ -28,7 +28,7 @@ from ragtune.search.lexical import BM25Index
 from ragtune.search.persist import IndexFiles
 
 SYNC_BATCH = 4096
-SCOPED_PER_VERSION = 64  # cached restricted views (distinct group sets) per live version
+SCOPED_PER_VERSION = 16  # restricted views (distinct group sets) cached per version: a chunk mask + passages each
 SAVE_MIN_ROWS = 1000  # a reader that appended fewer new chunks than this leaves the files to the next ingest
 log = logging.getLogger(__name__)
 
