@@ -27,6 +27,7 @@ from ragtune.errors import LoaderError, RagtuneError
 from ragtune.kb.acl import ALL, Access
 
 if TYPE_CHECKING:
+    from ragtune.kb.document import Document
     from ragtune.serve.collections import Collection
 
 log = logging.getLogger("ragtune.serve")
@@ -149,7 +150,7 @@ class Jobs:
                 opts = kb.load_options()
                 # A key may replace only documents it may read (else an upload could overwrite hidden ones).
                 hidden = set(kb.documents()) - set(kb.documents(access=access)) if not access.unrestricted else set()
-                docs = []
+                docs: list[Document] = []
                 for name, path in files:
                     try:
                         loaded = load_file(path, opts, rel_id=name)
