@@ -836,6 +836,35 @@ def peers(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def load(r: dict[str, Any]) -> list[str]:
+    out = ["## Serving under load: 8 clients on /v1/search and chat completions (rag-extractive)", ""]
+    out += _header(r)
+    out += [
+        f"A real `ragtune serve` process on 127.0.0.1 over the demo KB ({r['kb']['chunks']} chunks), with a key file "
+        f"(every request carries a reader key: authentication is measured); the benchmark process is the client, "
+        f"each of the clients on its own keep-alive connection, back to back. Latency at the client. "
+        f"Peers in the same run: the same search load on a server started without keys, and "
+        f"`KnowledgeBase.search` from the same number of threads in process.",
+        "",
+        "| what | clients | s | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        out.append(
+            f"| {row['what']} | {row['clients']} | {_f(row['seconds'], 0)} | {row['requests']} | {row['errors']} | "
+            f"{_f(row['throughput_rps'], 1)} | {_f(row['p50_ms'], 1)} | {_f(row['p95_ms'], 1)} | "
+            f"**{_f(row['p99_ms'], 1)}** | {_f(row['max_ms'], 1)} |"
+        )
+    out += [
+        "",
+        f"Server memory (VmRSS): {r['server_rss_mb_before']} MB after warm-up, {r['server_rss_mb_after']} MB after "
+        f"the load. Goal: 0 errors and search p99 < {r['target_search_p99_ms']:g} ms: "
+        f"{'met' if r['met'] else '**not met**'}.",
+        "",
+    ]
+    return out
+
+
 SECTIONS = [
     ("cold_start", cold_start),
     ("beir_scifact", beir),
@@ -855,6 +884,7 @@ SECTIONS = [
     ("rag_sweep", rag_sweep),
     ("lora_settings", lora_settings),
     ("knowledge_injection", knowledge_injection),
+    ("load", load),
 ]
 
 

@@ -29,6 +29,7 @@ BENCHMARKS = [
     "generation_speed",
     "lora_settings",
     "knowledge_injection",
+    "load",
 ]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"], "extractive_speed": ["--late-chunking"]}
 
