@@ -2,6 +2,7 @@
 
 =========================  =====================================================================
 ``GET  /healthz``          ``{"status": "ok", "version": KB head or null}`` (never needs a key)
+``GET  /``, ``/ui/NAME``   the web UI (``ui.py``; static files, never need a key)
 ``GET  /v1/models``        the strategies, in OpenAI's model-list shape
 ``POST /v1/chat/completions``  OpenAI-compatible chat; ``model`` names a strategy (see ``chat.py``)
 ``POST /v1/search``        ``{query, k, mode, at, filters}`` → ``{"version", "results": [passage]}``
@@ -31,6 +32,7 @@ from ragtune.search.query import Query
 from ragtune.serve import chat
 from ragtune.serve.errors import ApiError, install_error_handlers
 from ragtune.serve.schemas import AskRequest, ChatCompletionRequest, SearchRequest
+from ragtune.serve.ui import mount_ui
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
@@ -49,6 +51,7 @@ def create_app(
         summary="OpenAI-compatible chat over a versioned knowledge base, one model per strategy.",
     )
     install_error_handlers(app)
+    mount_ui(app)  # GET / and /ui/*: the web UI (static; needs no key)
     if api_key:
         app.add_middleware(RequireApiKey, api_key=api_key)
     created = int(time.time())
