@@ -87,7 +87,7 @@ export const api = {
 };
 
 // One streamed chat completion. onToken(text) for each piece; resolves with
-// {text, citations, kb_version, usage, finish_reason, first_ms, total_ms}.
+// {text, citations, kb_version, usage, finish_reason, first_ms, total_ms, pieces}.
 export async function streamChat(body, onToken, signal) {
   const started = performance.now();
   const response = await send("POST", "/v1/chat/completions", {
@@ -95,7 +95,7 @@ export async function streamChat(body, onToken, signal) {
     signal,
   });
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  const out = { text: "", citations: [], kb_version: null, usage: null, finish_reason: null, first_ms: null };
+  const out = { text: "", citations: [], kb_version: null, usage: null, finish_reason: null, first_ms: null, pieces: 0 };
   let buffer = "";
   const handle = (data) => {
     if (data === "[DONE]") return;
@@ -107,6 +107,7 @@ export async function streamChat(body, onToken, signal) {
       if (piece) {
         if (out.first_ms === null) out.first_ms = performance.now() - started;
         out.text += piece;
+        out.pieces += 1;
         onToken(piece, out.text);
       }
       if (choice.finish_reason) out.finish_reason = choice.finish_reason;

@@ -95,6 +95,7 @@ function turnView(turn, collection) {
   } else if (turn.result) {
     renderAnswerText(answerText, turn.result.text, turn.result.citations, collection);
     item.classList.add("done");
+    item.dataset.pieces = String(turn.result.pieces);
     item.append(metaLine(turn.result), citationList(turn.result.citations, collection));
   }
   return item;

@@ -31,9 +31,12 @@ export async function render(root, ctx) {
         h(
           "li",
           {},
-          h("button", { type: "button", class: "linkish", text: c.name, onclick: () => show(c, viewer) }),
+          c.report === false
+            ? h("span", { text: `${c.name} (no report.html: run ragtune report on it)` })
+            : h("button", { type: "button", class: "linkish", text: c.name, onclick: () => show(c, viewer) }),
           c.created ? h("span", { class: "muted", text: ` · ${c.created}` }) : null,
-          c.strategies ? h("span", { class: "muted", text: ` · ${[].concat(c.strategies).join(", ")}` }) : null,
+          c.strategies && c.strategies.length ? h("span", { class: "muted", text: ` · ${[].concat(c.strategies).join(", ")}` }) : null,
+          c.examples ? h("span", { class: "muted", text: ` · ${c.examples} questions` }) : null,
         ),
       ),
     ),
@@ -43,7 +46,7 @@ export async function render(root, ctx) {
 async function show(c, viewer) {
   viewer.replaceChildren(h("h2", { text: c.name }), h("p", { class: "muted", text: "Loading the report…" }));
   try {
-    const html = await api.text(c.report || `/v1/comparisons/${encodeURIComponent(c.name)}/report.html`);
+    const html = await api.text(`/v1/comparisons/${encodeURIComponent(c.name)}/report.html`);
     if (shown) URL.revokeObjectURL(shown);
     shown = URL.createObjectURL(new Blob([html], { type: "text/html" }));
     viewer.replaceChildren(

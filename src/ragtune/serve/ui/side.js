@@ -46,6 +46,7 @@ export async function render(root, ctx) {
           text.removeAttribute("aria-busy");
           renderAnswerText(text, result.text, result.citations, collection);
           col.classList.add("done");
+          col.dataset.pieces = String(result.pieces);
           col.append(metaLine(result), citationList(result.citations, collection));
         },
         (err) => {

@@ -48,15 +48,15 @@ function runList(runs) {
         "article",
         { class: "run", "data-run": run.name },
         h("h3", {}, run.name, h("span", { class: `badge ${run.status || ""}`, text: run.status || "" })),
-        lossChart(run.loss || [], run.name),
+        lossChart(run.loss || [], run.name, run.eval_loss || []),
         h("details", {}, h("summary", { text: "Parameters and metrics" }), dl(run.params, "params"), dl(run.metrics, "metrics")),
       ),
     ),
   );
 }
 
-// A loss curve as an SVG line chart: axes with min/max labels, the points joined.
-export function lossChart(points, name = "") {
+// A loss curve as an SVG line chart: axes with min/max labels, training loss (and validation loss, dashed).
+export function lossChart(points, name = "", evals = []) {
   const W = 480;
   const H = 200;
   const L = 48;
@@ -64,23 +64,27 @@ export function lossChart(points, name = "") {
   const T = 10;
   const R = 12;
   if (!points.length) return h("p", { class: "muted", text: "No loss recorded." });
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
+  const all = points.concat(evals);
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (y0 === y1) [y0, y1] = [y0 - 0.5, y1 + 0.5];
-  const px = (x) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
-  const py = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
-  const line = points.map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(" ");
-  const first = ys[0];
-  const last = ys[ys.length - 1];
+  const px = (x) => (L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R)).toFixed(1);
+  const py = (y) => (T + (1 - (y - y0) / (y1 - y0)) * (H - T - B)).toFixed(1);
+  const path = (pts) => pts.map((p) => `${px(p[0])},${py(p[1])}`).join(" ");
+  const first = points[0][1];
+  const last = points[points.length - 1][1];
+  const dots = (pts, cls) =>
+    pts.length <= 60 ? pts.map((p) => s("circle", { cx: px(p[0]), cy: py(p[1]), r: 2.5, class: cls }, s("title", {}, `step ${p[0]}: ${fmt(p[1])}`))) : [];
+  const evalText = evals.length ? `; validation loss ${fmt(evals[evals.length - 1][1])} at step ${evals[evals.length - 1][0]}` : "";
   const svg = s(
     "svg",
     {
       viewBox: `0 0 ${W} ${H}`,
       class: "chart",
       role: "img",
-      "aria-label": `Training loss of ${name}: ${points.length} points from ${fmt(first)} to ${fmt(last)} (steps ${x0} to ${x1})`,
+      "aria-label": `Training loss of ${name}: ${points.length} points from ${fmt(first)} to ${fmt(last)} (steps ${x0} to ${x1})${evalText}`,
     },
     s("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }),
     s("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" }),
@@ -88,10 +92,13 @@ export function lossChart(points, name = "") {
     s("text", { x: L - 6, y: H - B, "text-anchor": "end", class: "tick" }, fmt(y0)),
     s("text", { x: L, y: H - 8, "text-anchor": "start", class: "tick" }, `step ${x0}`),
     s("text", { x: W - R, y: H - 8, "text-anchor": "end", class: "tick" }, `step ${x1}`),
-    s("polyline", { points: line, class: "loss" }),
-    points.length <= 60 ? points.map((p) => s("circle", { cx: px(p[0]).toFixed(1), cy: py(p[1]).toFixed(1), r: 2.5, class: "dot" }, s("title", {}, `step ${p[0]}: ${fmt(p[1])}`))) : [],
+    s("polyline", { points: path(points), class: "loss" }),
+    dots(points, "dot"),
+    evals.length ? s("polyline", { points: path(evals), class: "eval-loss" }) : null,
+    dots(evals, "dot eval"),
   );
-  return h("figure", { class: "loss-figure" }, svg, h("figcaption", { text: `loss ${fmt(first)} → ${fmt(last)}` }));
+  const caption = `training loss ${fmt(first)} → ${fmt(last)}${evals.length ? ` · validation loss (dashed) ${fmt(evals[evals.length - 1][1])}` : ""}`;
+  return h("figure", { class: "loss-figure" }, svg, h("figcaption", { text: caption }));
 }
 
 function staleness(m) {
@@ -99,18 +106,25 @@ function staleness(m) {
   if (st === undefined || st === null) return { text: "unknown", cls: "unknown" };
   if (typeof st === "boolean") return { text: st ? "stale" : "fresh", cls: st ? "stale" : "fresh" };
   if (typeof st === "string") return { text: st, cls: st };
-  const verdict = st.verdict || (st.stale ? "stale" : "fresh");
-  const why = st.reason || st.summary || (st.changed !== undefined ? `${Array.isArray(st.changed) ? st.changed.length : st.changed} documents changed since` : "");
-  return { text: why ? `${verdict}: ${why}` : verdict, cls: verdict };
+  const verdict = st.verdict || "unknown";
+  if (st.error) return { text: `${verdict}: ${st.error}`, cls: verdict };
+  const changed = ["added", "updated", "removed"].filter((k) => st[k]).map((k) => `${st[k]} ${k}`);
+  const since = st.trained_version ? ` since version ${st.trained_version}` : "";
+  const why = changed.length ? `${changed.join(", ")}${since}` : "";
+  const retrain = st.retrain ? " · retrain" : "";
+  return { text: `${verdict}${why ? `: ${why}` : ""}${retrain}`, cls: verdict };
 }
 
 function lineage(m) {
-  const l = m.lineage;
-  if (typeof l === "string") return l;
-  if (Array.isArray(l)) return l.map((x) => (typeof x === "string" ? x : x.name || JSON.stringify(x))).join(" → ");
-  const parts = [m.base, m.data_path && `data ${m.data_path}`, m.kb_version && `KB v${m.kb_version}`, m.run_id && `run ${String(m.run_id).slice(0, 8)}`];
-  if (l && typeof l === "object") parts.push(...Object.entries(l).map(([k, v]) => `${k}: ${fmt(v)}`));
-  return parts.filter(Boolean).join(" · ");
+  const l = m.lineage && typeof m.lineage === "object" ? m.lineage : m;
+  const base = String(l.base || m.base || "").replace(/^hf:.*\//, "hf:…/");
+  const parts = [
+    base && `base ${base}`,
+    l.data_path && `data ${String(l.data_path).split("/").pop()}${l.data_sha256 ? ` (${String(l.data_sha256).slice(0, 8)})` : ""}`,
+    l.kb_version && `KB version ${l.kb_version}`,
+    l.run_id && `run ${String(l.run_id).slice(0, 12)}`,
+  ];
+  return parts.filter(Boolean).join(" → ");
 }
 
 function modelTable(models) {
