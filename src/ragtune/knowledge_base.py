@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ragtune.config import KB_DIRNAME, Settings, find_kb, load_settings
 from ragtune.embed import Embedder, load_embedder
 from ragtune.errors import ConfigError, LoaderError, NotFoundError
+from ragtune.kb.acl import ALL, Access
 from ragtune.kb.document import Document
 from ragtune.kb.ingest import Ingestor, IngestReport
 from ragtune.kb.loaders import LoadOptions, load_all
@@ -186,12 +189,17 @@ class KnowledgeBase:
         mode: str | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
+        *,
+        access: Access = ALL,
     ) -> list[Passage]:
-        """The ``k`` best passages for ``query`` at version ``at`` (head if None) under ``filters``."""
-        return self.retriever.retrieve(Query(query, k, mode, at, filters)).passages
+        """The ``k`` best passages for ``query`` at version ``at`` (head if None) under ``filters``, among the
+        documents ``access`` may read."""
+        q = Query(query, k, mode, at, filters, access.principal, access.groups)
+        return self.retriever.retrieve(q).passages
 
     def retrieve(self, query: Query) -> SearchResult:
-        """The passages for ``query`` and the version they were found at (the version is resolved once)."""
+        """The passages for ``query`` and the version they were found at (the version is resolved once); only
+        passages of documents ``query.access`` may read."""
         return self.retriever.retrieve(query)
 
     def ask(
@@ -205,6 +213,7 @@ class KnowledgeBase:
         strategy: str | None = None,
         model: str | None = None,
         adapter: str | None = None,
+        access: Access = ALL,
     ) -> Answer:
         """Answer ``question`` with a strategy (default ``rag-extractive``, or ``rag`` when ``model`` is given).
 
@@ -218,24 +227,116 @@ class KnowledgeBase:
         name = strategy or ("rag" if model else DEFAULT_STRATEGY)
         if name not in available:
             raise ConfigError(f"unknown strategy {name!r}; available: {', '.join(sorted(available))}")
-        return available[name].ask(question, query=Query(question, k, mode, version, filters))
+        query = Query(question, k, mode, version, filters, access.principal, access.groups)
+        return available[name].ask(question, query=query)
 
     @property
     def head(self) -> int:
         return self.store.head()
 
-    def versions(self) -> list[VersionInfo]:
-        return self.store.versions()
+    # Every read below shows a restricted caller (``access``; see ragtune.kb.acl) only what it may read: what a
+    # knowledge base holding just those documents would show. The default, ALL, reads everything.
 
-    def diff(self, a: int, b: int) -> Diff:
-        return self.store.diff(a, b)
+    def _readable(
+        self, live: dict[str, int], access: Access, fields: dict[int, dict[str, Any]] | None = None
+    ) -> dict[str, int]:
+        """``live`` (doc id → revision id) without the revisions ``access`` may not read."""
+        if access.unrestricted or not live:
+            return live
+        fields = {} if fields is None else fields
+        missing = [r for r in set(live.values()) if r not in fields]
+        if missing:
+            fields.update(self.store.revision_fields(missing))
+        return {d: r for d, r in live.items() if access.can_read_metadata(fields.get(r))}
 
-    def document(self, doc_id: str, at: int | None = None) -> tuple[RevisionInfo, list[dict[str, Any]]]:
-        return self.store.document(doc_id, at)
+    def versions(self, *, access: Access = ALL) -> list[VersionInfo]:
+        """The history, oldest first. For a restricted caller each version's counts are those of the documents it
+        may read, and the message of a version that touched documents it may not read is withheld (it may
+        name them)."""
+        versions = self.store.versions()
+        if access.unrestricted:
+            return versions
+        fields: dict[int, dict[str, Any]] = {}
+        out: list[VersionInfo] = []
+        before: dict[str, int] = {}
+        for v in versions:
+            after = self._readable(self.store.live_docs(v.version), access, fields)
+            added = sum(1 for d in after if d not in before)
+            removed = sum(1 for d in before if d not in after)
+            updated = sum(1 for d, r in after.items() if d in before and before[d] != r)
+            hidden = (added + updated + removed) != (v.added + v.updated + v.removed)
+            message = "" if hidden and v.operation != "rollback" else v.message
+            out.append(dataclasses.replace(v, added=added, updated=updated, removed=removed, message=message))
+            before = after
+        return out
 
-    def documents(self, at: int | None = None) -> dict[str, int]:
-        """doc id → revision id of the documents live at ``at``."""
-        return self.store.live_docs(self.store.check_version(at) if at is not None else None)
+    def diff(self, a: int, b: int, *, access: Access = ALL) -> Diff:
+        """Documents added, removed and changed between versions ``a`` and ``b`` (those ``access`` may read)."""
+        if access.unrestricted:
+            return self.store.diff(a, b)
+        a, b = self.store.check_version(a), self.store.check_version(b)
+        fields: dict[int, dict[str, Any]] = {}
+        left = self._readable(self.store.live_docs(a), access, fields)
+        right = self._readable(self.store.live_docs(b), access, fields)
+        return Diff(
+            a=a,
+            b=b,
+            added=sorted(set(right) - set(left)),
+            removed=sorted(set(left) - set(right)),
+            changed=sorted(d for d in set(left) & set(right) if left[d] != right[d]),
+        )
+
+    def document(
+        self, doc_id: str, at: int | None = None, *, access: Access = ALL
+    ) -> tuple[RevisionInfo, list[dict[str, Any]]]:
+        """A document's live revision at ``at`` (head if None) and its passages in order. NotFoundError when it is
+        not live there, or ``access`` may not read it (the same message: a caller cannot tell the two apart)."""
+        info, passages = self.store.document(doc_id, at)
+        if not access.can_read_metadata(info.metadata):
+            raise NotFoundError(f"no document {doc_id!r} at version {self.store.check_version(at)}")
+        return info, passages
+
+    def documents(self, at: int | None = None, *, access: Access = ALL) -> dict[str, int]:
+        """doc id → revision id of the documents live at ``at`` (those ``access`` may read)."""
+        live = self.store.live_docs(self.store.check_version(at) if at is not None else None)
+        return self._readable(live, access)
+
+    def history(self, doc_id: str, *, access: Access = ALL) -> list[tuple[int, int | None, int]]:
+        """(from_version, to_version, revision id) of each span ``doc_id`` was live (and readable by ``access``);
+        ``[]`` for a document never stored or never readable."""
+        spans = self.store.history(doc_id)
+        if access.unrestricted or not spans:
+            return spans
+        fields = self.store.revision_fields(sorted({r for _, _, r in spans}))
+        return [s for s in spans if access.can_read_metadata(fields.get(s[2]))]
+
+    def text(self, doc_id: str, at: int | None = None, *, access: Access = ALL) -> str:
+        """A document's text at ``at``, put back together from its passages (overlaps removed)."""
+        _, passages = self.document(doc_id, at, access=access)
+        return join_passages(passages)
+
+    def text_diff(self, doc_id: str, a: int, b: int, *, access: Access = ALL) -> str:
+        """A unified diff of ``doc_id``'s text from version ``a`` to version ``b`` ("" when equal). A side where the
+        document is not live (or not readable) counts as empty; NotFoundError when neither side has it."""
+        a, b = self.store.check_version(a), self.store.check_version(b)
+        texts: list[str | None] = []
+        for v in (a, b):
+            try:
+                texts.append(self.text(doc_id, v, access=access))
+            except NotFoundError:
+                texts.append(None)
+        if texts[0] is None and texts[1] is None:
+            raise NotFoundError(f"no document {doc_id!r} at version {a} or {b}")
+        old, new = texts[0] or "", texts[1] or ""
+        if old == new:
+            return ""
+        lines = difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"{doc_id}@v{a}",
+            tofile=f"{doc_id}@v{b}",
+        )
+        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
     def status(self) -> dict[str, Any]:
         counts = self.store.counts()
@@ -266,3 +367,19 @@ def _documents(roots: Sequence[Path], opts: LoadOptions) -> Iterator[Document | 
             yield result.error
         else:
             yield from result.documents
+
+
+def join_passages(passages: Sequence[dict[str, Any]]) -> str:
+    """A document's text from its passages in order (``start``/``end`` offsets; overlapping sentences kept once,
+    the whitespace between chunks, which no chunk holds, as one line break)."""
+    out: list[str] = []
+    end = 0
+    for p in passages:
+        text, start = str(p["text"]), int(p["start"])
+        if out and start < end:
+            text = text[end - start :]
+        elif out and start > end:
+            out.append("\n")
+        out.append(text)
+        end = max(end, int(p["end"]))
+    return "".join(out)

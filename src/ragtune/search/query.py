@@ -2,7 +2,8 @@
 
 Every layer (``KnowledgeBase``, strategies, the pipeline, the retriever, ``ragtune search``/``ask``, the HTTP
 API) passes a ``Query`` instead of re-declaring ``k, mode, at, filters, ...``. The caller's identity
-(``principal``, ``groups``) rides along so access control can be applied inside retrieval when it lands.
+(``principal``, ``groups``; :attr:`Query.access`) rides along: retrieval returns only passages of documents the
+caller may read (:mod:`ragtune.kb.acl`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ragtune.kb.acl import Access
 from ragtune.search.passage import Passage
 
 
@@ -25,8 +27,13 @@ class Query:
     mode: str | None = None
     at: int | None = None
     filters: Mapping[str, Any] | None = None
-    principal: str | None = None  # who asks (unused until access control lands)
-    groups: tuple[str, ...] = ()
+    principal: str | None = None  # who asks: None is a trusted local caller that reads everything
+    groups: tuple[str, ...] = ()  # the groups the principal holds (ragtune.kb.acl)
+
+    @property
+    def access(self) -> Access:
+        """Who is reading, as access control sees it."""
+        return Access(self.principal, tuple(self.groups))
 
     def replace(self, **changes: Any) -> Query:
         """A copy with some fields changed; ``None`` values leave a field as it is."""

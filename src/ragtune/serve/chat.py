@@ -120,13 +120,16 @@ def sse(data: dict[str, Any] | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def answer(strategy: Strategy, request: ChatCompletionRequest) -> dict[str, Any]:
+def answer(strategy: Strategy, request: ChatCompletionRequest, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``fields``: more query fields (the caller's ``principal`` and ``groups``)."""
     options = to_options(request, _strategy_options(strategy))
-    result = strategy.answer(to_messages(request), options=options, at=request.at, filters=request.filters)
+    result = strategy.answer(
+        to_messages(request), options=options, at=request.at, filters=request.filters, **(fields or {})
+    )
     return Completion(request.model).response(result)
 
 
-def stream(strategy: Strategy, request: ChatCompletionRequest) -> Iterator[str]:
+def stream(strategy: Strategy, request: ChatCompletionRequest, fields: dict[str, Any] | None = None) -> Iterator[str]:
     """The SSE events of a streamed completion.
 
     The strategy's first item is produced before this returns, so failures before any text (an unknown
@@ -134,7 +137,9 @@ def stream(strategy: Strategy, request: ChatCompletionRequest) -> Iterator[str]:
     only be reported in the stream, as an ``{"error": ...}`` event (OpenAI's SDK raises on it).
     """
     options = to_options(request, _strategy_options(strategy))
-    pieces = strategy.stream(to_messages(request), options=options, at=request.at, filters=request.filters)
+    pieces = strategy.stream(
+        to_messages(request), options=options, at=request.at, filters=request.filters, **(fields or {})
+    )
     first = next(pieces, None)
     include_usage = bool(request.stream_options and request.stream_options.include_usage)
     return _events(Completion(request.model), first, pieces, include_usage)

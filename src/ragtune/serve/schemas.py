@@ -42,6 +42,7 @@ class ChatCompletionRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=1, description="only one choice is generated")
     at: int | None = Field(default=None, ge=1, description="answer from this KB version (default: latest)")
     filters: dict[str, Any] | None = None
+    collection: str | None = Field(default=None, description="the collection (or model='STRATEGY@COLLECTION')")
 
 
 class SearchRequest(BaseModel):
@@ -49,6 +50,7 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    collection: str | None = None
     query: str = Field(min_length=1)
     k: int = Field(default=10, ge=1, le=1000)
     mode: str | None = None
@@ -61,9 +63,30 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    collection: str | None = None
     question: str = Field(min_length=1)
     strategy: str | None = None
     k: int | None = Field(default=None, ge=1, le=1000)
     mode: str | None = None
     at: int | None = Field(default=None, ge=1)
     filters: dict[str, Any] | None = None
+
+
+class RollbackRequest(BaseModel):
+    """``POST /v1/rollback``: a new version equal to ``version``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    collection: str | None = None
+    version: int = Field(ge=1)
+
+
+class KeyRequest(BaseModel):
+    """``POST /v1/keys``: a new API key (its secret is in the answer, once)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["reader", "editor", "admin"] = "reader"
+    collections: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)

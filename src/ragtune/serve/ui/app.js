@@ -26,7 +26,12 @@ export const ctx = {
   },
   async models() {
     const c = ctx.collection;
-    if (!state.models.has(c)) state.models.set(c, api.get(`/v1/models${query({ collection: c })}`).then((r) => r.data || []));
+    if (!state.models.has(c)) {
+      // With several collections the server names models STRATEGY@COLLECTION; pages show the strategy and send
+      // the collection in the body.
+      const strip = (m) => ({ ...m, id: m.collection && m.id.endsWith(`@${m.collection}`) ? m.id.slice(0, -m.collection.length - 1) : m.id });
+      state.models.set(c, api.get(`/v1/models${query({ collection: c })}`).then((r) => (r.data || []).map(strip)));
+    }
     try {
       return await state.models.get(c);
     } catch (err) {
@@ -34,10 +39,9 @@ export const ctx = {
       throw err;
     }
   },
-  // The chat completions model name for a strategy in the chosen collection.
+  // The chat completions model for a strategy: its name; the collection goes in the body's "collection".
   modelFor(id) {
-    const c = ctx.collection;
-    return c && !id.includes("@") && state.collections.length > 1 ? `${id}@${c}` : id;
+    return id;
   },
   refreshCollections: () => loadCollections(),
 };
