@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ def _load_world() -> Any:
     spec = importlib.util.spec_from_file_location("ui_world", Path(__file__).with_name("world.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -64,7 +66,8 @@ def server(world: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(server: Any) -> Iterator[Any]:
+    # After the server: the world is built (forking loader workers) before Playwright's event loop exists.
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(INSTALL.format(path=CHROMIUM), pytrace=False)
     from playwright.sync_api import sync_playwright
@@ -111,7 +114,7 @@ class UI:
 
     def sign_in(self, name: str, route: str = "chat") -> Any:
         page = self.open("signin")
-        page.get_by_label("API key").fill(self.server.keys[name])
+        page.get_by_label("API key", exact=True).fill(self.server.keys[name])
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(re.compile(r"#/chat$"))
         page.locator("#identity").filter(has_text=name).wait_for()
@@ -120,7 +123,7 @@ class UI:
         return page
 
     def collection(self, name: str) -> None:
-        self.page.get_by_label("Collection").select_option(name)
+        self.page.get_by_label("Collection", exact=True).select_option(name)
 
     def close(self) -> None:
         self.context.close()

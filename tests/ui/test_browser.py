@@ -37,14 +37,14 @@ def test_sign_in_with_a_key(ui: Any) -> None:
     tab = ui()
     page = tab.open()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # every page needs a key on this server
-    page.get_by_label("API key").fill("rt-not-a-key")
-    page.get_by_label("API key").press("Enter")
+    page.get_by_label("API key", exact=True).fill("rt-not-a-key")
+    page.get_by_label("API key", exact=True).press("Enter")
     expect(page.locator(".message.error")).to_contain_text("Sign in:")
     expect(page.locator("#identity")).to_have_text("not signed in")
 
     tab.sign_in("rita")
     expect(page.locator("#identity")).to_have_text("rita (reader)")
-    options = page.get_by_label("Collection").locator("option")
+    options = page.get_by_label("Collection", exact=True).locator("option")
     expect(options).to_have_count(2)
     assert [o.get_attribute("value") for o in options.all()] == ["help", "team"]
     # The key lives in this tab's sessionStorage only: a reload keeps the session, a new tab does not.
@@ -58,7 +58,7 @@ def test_chat_streams_a_cited_answer_and_opens_the_citation(ui: Any, server: Any
     tab = ui()
     page = tab.sign_in("rita")
     tab.collection("help")
-    page.get_by_label("Strategy").select_option("rag-extractive")
+    page.get_by_label("Strategy", exact=True).select_option("rag-extractive")
     box = page.get_by_label(re.compile("^Message"))
     box.fill(QUESTION)
     box.press("Enter")  # Enter sends
@@ -97,6 +97,7 @@ def test_side_by_side_answers_in_parallel_columns(ui: Any) -> None:
     page = tab.sign_in("rita", "side")
     tab.collection("help")
     boxes = page.get_by_role("group", name="Strategies to compare").get_by_role("checkbox")
+    expect(boxes.first).to_be_visible()
     names = [b.get_attribute("value") for b in boxes.all()]
     assert {"base", "rag", "ft", "rag-extractive"} <= set(names)
     for b in boxes.all():
@@ -108,7 +109,7 @@ def test_side_by_side_answers_in_parallel_columns(ui: Any) -> None:
         "requestfinished",
         lambda r: finished.append(time.monotonic()) if r.url.endswith("/v1/chat/completions") else None,
     )
-    page.get_by_label("Question").fill(QUESTION)
+    page.get_by_label("Question", exact=True).fill(QUESTION)
     page.get_by_role("button", name="Ask all").click()
     columns = page.locator("section.column")
     expect(columns).to_have_count(len(names))
@@ -136,27 +137,27 @@ def test_upload_shows_progress_errors_and_the_file_becomes_searchable(ui: Any) -
         "# Webhooks\n\nDriftnest sends a webhook to your endpoint whenever a shared folder changes. "
         "Webhook deliveries are retried for 72 hours with exponential backoff.\n"
     )
-    page.get_by_label("Files").set_input_files(
+    page.get_by_label("Files", exact=True).set_input_files(
         [
             {"name": "webhooks.md", "mimeType": "text/markdown", "buffer": note.encode()},
             {"name": "broken.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 this is not a PDF"},
         ]
     )
     page.get_by_role("button", name="Upload and ingest").click()
-    expect(page.locator(".job-state")).to_contain_text(re.compile(r"^done: 1 of 2 files · version \d+"), timeout=60_000)
-    expect(page.get_by_label("Ingest progress")).to_be_visible()
+    expect(page.locator(".job-state")).to_contain_text(re.compile(r"^done: 2 of 2 files · version \d+"), timeout=60_000)
+    expect(page.get_by_label("Ingest progress", exact=True)).to_be_visible()
     errors = page.get_by_role("list", name="Files that failed")
     expect(errors.locator("li")).to_have_count(1)
     expect(errors).to_contain_text("broken.pdf")
     expect(page.locator(".message.info")).to_contain_text("Ingested")
 
-    page.get_by_label("Search documents").fill("webhook")
-    page.get_by_label("Search documents").press("Enter")
+    page.get_by_label("Search documents", exact=True).fill("webhook")
+    page.get_by_label("Search documents", exact=True).press("Enter")
     expect(page.locator("#doc-count")).to_contain_text("1 of 1 documents")
     expect(page.locator("table.docs")).to_contain_text("webhooks.md")
     # ... and retrievable: the chat answers from it.
     page.goto(f"{tab.server.url}/#/chat")
-    page.get_by_label("Strategy").select_option("rag-extractive")
+    page.get_by_label("Strategy", exact=True).select_option("rag-extractive")
     page.get_by_label(re.compile("^Message")).fill("How long are webhook deliveries retried?")
     page.get_by_role("button", name="Send").click()
     turn = page.locator("li.turn.done").last
@@ -169,12 +170,12 @@ def test_diff_between_two_versions(ui: Any) -> None:
     page = tab.sign_in("rita", "kb")
     tab.collection("help")
     expect(page.get_by_role("heading", name="Knowledge base: help")).to_be_visible()
-    page.get_by_label("From version").select_option("1")
-    page.get_by_label("To version").select_option("2")
+    page.get_by_label("From version", exact=True).select_option("1")
+    page.get_by_label("To version", exact=True).select_option("2")
     page.get_by_role("button", name="Show diff").click()
     out = page.locator(".diff")
     expect(out.locator("p.changed")).to_contain_text("billing/plans-and-pricing.md")
-    unified = page.get_by_label("Changes to billing/plans-and-pricing.md")
+    unified = page.get_by_label("Changes to billing/plans-and-pricing.md", exact=True)
     expect(unified.locator(".line.add").first).to_be_visible()
     expect(unified.locator(".line.add")).to_contain_text(["$14"])
     expect(unified.locator(".line.del")).to_contain_text(["$12"])
@@ -246,8 +247,8 @@ def test_every_page_is_labelled_keyboard_usable_and_fits_400px(ui: Any) -> None:
             assert overflow <= 0, f"#/{name} at {width}px scrolls sideways by {overflow}px"
     # Keyboard: Tab reaches the navigation with a visible focus ring, Enter follows a link.
     page.goto(f"{tab.server.url}/#/chat")
-    page.keyboard.press("Tab")  # the skip link
-    page.keyboard.press("Tab")  # the brand
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    page.locator(".brand").focus()
     page.keyboard.press("Tab")  # Chat
     page.keyboard.press("Tab")  # Side by side
     focused = page.evaluate("[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]")

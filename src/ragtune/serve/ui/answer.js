@@ -32,6 +32,12 @@ export function renderAnswerText(el, text, citations, collection) {
   }
 }
 
+// The headings under the document title (the title is often the first heading too).
+export function headings(c) {
+  const path = c.heading_path || [];
+  return path.length && path[0] === c.title ? path.slice(1) : path;
+}
+
 export function citationList(citations, collection) {
   if (!citations || !citations.length) return h("p", { class: "muted", text: "No citations." });
   return h(
@@ -44,7 +50,7 @@ export function citationList(citations, collection) {
         h("button", {
           type: "button",
           class: "linkish",
-          text: `${c.title || c.doc_id}${c.heading_path && c.heading_path.length ? ` › ${c.heading_path.join(" › ")}` : ""}`,
+          text: `${c.title || c.doc_id}${headings(c).length ? ` › ${headings(c).join(" › ")}` : ""}`,
           "aria-label": `Open source ${c.n}: ${c.title || c.doc_id}`,
           onclick: () => openSource(c, collection),
         }),
@@ -89,7 +95,7 @@ export async function openSource(citation, collection) {
   const body = clear(document.getElementById("source-body"));
   document.getElementById("source-title").textContent = citation.title || citation.doc_id;
   const where = h("p", { class: "where" });
-  const path = citation.heading_path && citation.heading_path.length ? citation.heading_path.join(" › ") : "";
+  const path = headings(citation).join(" › ");
   where.append(
     h("span", { class: "doc-id", text: citation.source || citation.doc_id }),
     path ? h("span", { text: ` · ${path}` }) : null,

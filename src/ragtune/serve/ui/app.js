@@ -149,7 +149,10 @@ let rendering = 0;
 
 async function route() {
   const name = (location.hash.replace(/^#\/?/, "").split("/")[0] || "chat").toLowerCase();
-  const root = clear(document.getElementById("view"));
+  // Each render gets its own container: a render overtaken by a newer one (a quick click, a collection change)
+  // keeps filling a detached element instead of the page.
+  const root = h("div", { class: "page" });
+  document.getElementById("view").replaceChildren(root);
   const mine = ++rendering;
   for (const a of document.querySelectorAll("nav a[data-page]")) {
     if (a.dataset.page === name) a.setAttribute("aria-current", "page");

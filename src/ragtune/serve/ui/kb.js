@@ -30,7 +30,7 @@ export async function render(root, ctx, stale) {
   const access = h("select", { id: "doc-acl", name: "acl" }, h("option", { value: "", text: "any access" }));
   const searchForm = h(
     "form",
-    { class: "filters", role: "search", "aria-label": "Search documents" },
+    { class: "filters", role: "search", "aria-label": "Find documents" },
     labelled("Search documents", q),
     labelled("At version", at),
     labelled("Type", kind),
