@@ -247,6 +247,7 @@ def test_every_page_is_labelled_keyboard_usable_and_fits_400px(ui: Any) -> None:
             assert overflow <= 0, f"#/{name} at {width}px scrolls sideways by {overflow}px"
     # Keyboard: Tab reaches the navigation with a visible focus ring, Enter follows a link.
     page.goto(f"{tab.server.url}/#/chat")
+    page.reload()  # a fresh start: no navigation still moving the focus to the page
     expect(page.get_by_role("button", name="Send")).to_be_visible()
     page.locator(".brand").focus()
     page.keyboard.press("Tab")  # Chat

@@ -2,7 +2,7 @@
 // (KB version, latency, tokens). Used by the chat and the side-by-side pages.
 
 import { api, query } from "./api.js";
-import { clear, errorNote, fmtMs, h } from "./dom.js";
+import { append, clear, errorNote, fmtMs, h } from "./dom.js";
 
 export function docPath(docId) {
   return `/v1/documents/${docId.split("/").map(encodeURIComponent).join("/")}`;
@@ -12,7 +12,8 @@ export function docPath(docId) {
 export function renderAnswerText(el, text, citations, collection) {
   clear(el);
   const byN = new Map((citations || []).map((c) => [c.n, c]));
-  const parts = text.split(/(\[\d+\])/);
+  // Shown as written, except that runs of blank lines (small models emit many) are cut to one.
+  const parts = text.trim().replace(/\n{3,}/g, "\n\n").split(/(\[\d+\])/);
   for (const part of parts) {
     const m = /^\[(\d+)\]$/.exec(part);
     const c = m && byN.get(Number(m[1]));
@@ -43,7 +44,7 @@ export function citationList(citations, collection) {
   return h(
     "ol",
     { class: "citations", "aria-label": "Citations" },
-    citations.map((c) =>
+    [...citations].sort((a, b) => a.n - b.n).map((c) =>
       h(
         "li",
         { value: c.n },
@@ -71,7 +72,7 @@ export function metaLine(result) {
   return h(
     "dl",
     { class: "meta" },
-    bits.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: String(v), "data-meta": k })]),
+    bits.map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: String(v), "data-meta": k }))),
   );
 }
 
@@ -96,11 +97,11 @@ export async function openSource(citation, collection) {
   document.getElementById("source-title").textContent = citation.title || citation.doc_id;
   const where = h("p", { class: "where" });
   const path = headings(citation).join(" › ");
-  where.append(
+  append(where, [
     h("span", { class: "doc-id", text: citation.source || citation.doc_id }),
     path ? h("span", { text: ` · ${path}` }) : null,
     citation.page ? h("span", { text: ` · page ${citation.page}` }) : null,
-  );
+  ]);
   body.append(where);
   const loading = h("p", { class: "muted", text: "Loading the document…" });
   body.append(loading);

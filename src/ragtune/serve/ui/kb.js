@@ -3,7 +3,7 @@
 
 import { api, query } from "./api.js";
 import { docPath, documentView } from "./answer.js";
-import { clear, errorNote, h, labelled, showError, showInfo } from "./dom.js";
+import { append, clear, errorNote, h, labelled, showError, showInfo } from "./dom.js";
 
 export async function render(root, ctx, stale) {
   const collection = ctx.collection;
@@ -274,11 +274,7 @@ export function diffView(d) {
   const out = h("div", { class: "diff" });
   const list = (label, ids, cls) =>
     ids && ids.length ? h("p", { class: cls }, h("strong", { text: `${label}: ` }), ids.join(", ")) : null;
-  out.append(
-    list("Added", d.added, "added"),
-    list("Removed", d.removed, "removed"),
-    list("Changed", d.changed, "changed"),
-  );
+  append(out, [list("Added", d.added, "added"), list("Removed", d.removed, "removed"), list("Changed", d.changed, "changed")]);
   if (!(d.added || []).length && !(d.removed || []).length && !(d.changed || []).length) {
     out.append(h("p", { class: "muted", text: "No document differs between these versions." }));
   }
