@@ -149,7 +149,7 @@ def test_upload_shows_progress_errors_and_the_file_becomes_searchable(ui: Any) -
     errors = page.get_by_role("list", name="Files that failed")
     expect(errors.locator("li")).to_have_count(1)
     expect(errors).to_contain_text("broken.pdf")
-    expect(page.locator(".message.info")).to_contain_text("Ingested")
+    expect(page.locator(".message.info")).to_contain_text("Ingest finished: 1 of 2 files stored, 1 failed")
 
     page.get_by_label("Search documents", exact=True).fill("webhook")
     page.get_by_label("Search documents", exact=True).press("Enter")

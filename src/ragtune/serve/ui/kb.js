@@ -148,7 +148,8 @@ export async function render(root, ctx, stale) {
       const { job } = await api.upload("/v1/uploads", form);
       const done = await watchJob(job, progress, stale);
       if (done && done.state === "done") {
-        showInfo(`Ingested ${done.done} of ${done.total} files: version ${done.version ?? "unchanged"}`);
+        const failed = (done.errors || []).length;
+        showInfo(`Ingest finished: ${done.total - failed} of ${done.total} files stored${failed ? `, ${failed} failed` : ""}; version ${done.version ?? "unchanged"}`);
         files.value = "";
         await ctx.refreshCollections();
         if (!stale()) await reloadAll();
