@@ -109,7 +109,11 @@ def shoot(url: str, keys: dict[str, str], out: Path, chromium: str) -> None:
         expect(page.get_by_role("heading", name="Knowledge base: team")).to_be_visible()
         page.get_by_label("Files", exact=True).set_input_files(
             [
-                {"name": "webhooks.md", "mimeType": "text/markdown", "buffer": b"# Webhooks\n\nWebhook deliveries are retried for 72 hours.\n"},
+                {
+                    "name": "webhooks.md",
+                    "mimeType": "text/markdown",
+                    "buffer": b"# Webhooks\n\nWebhook deliveries are retried for 72 hours.\n",
+                },
                 {"name": "broken.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 not a PDF"},
             ]
         )
@@ -175,7 +179,11 @@ def main() -> None:
     os.chdir(world.root)  # the world's ragtune.toml declares the ft strategy
     try:
         with running_server(
-            world.collections(), keys=KEYS, settings=ServeSettings(results=(world.results,)), model=world.model, mcp=False
+            world.collections(),
+            keys=KEYS,
+            settings=ServeSettings(results=(world.results,)),
+            model=world.model,
+            mcp=False,
         ) as srv:
             shoot(srv.url, srv.keys, args.out, args.chromium)
     finally:

@@ -56,7 +56,11 @@ def server(world: Any) -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(world.root)
         started = running_server(
-            world.collections(), keys=KEYS, settings=ServeSettings(results=(world.results,)), model=world.model, mcp=False
+            world.collections(),
+            keys=KEYS,
+            settings=ServeSettings(results=(world.results,)),
+            model=world.model,
+            mcp=False,
         )
         srv = started.__enter__()
     try:
@@ -102,9 +106,11 @@ class UI:
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.on(
             "console",
-            lambda m: self.errors.append(f"console: {m.text}")
-            if m.type == "error" and "Failed to load resource" not in m.text
-            else None,
+            lambda m: (
+                self.errors.append(f"console: {m.text}")
+                if m.type == "error" and "Failed to load resource" not in m.text
+                else None
+            ),
         )
         self.page.on("dialog", lambda d: d.accept())  # the rollback confirmation
 

@@ -252,7 +252,9 @@ def test_every_page_is_labelled_keyboard_usable_and_fits_400px(ui: Any) -> None:
     page.locator(".brand").focus()
     page.keyboard.press("Tab")  # Chat
     page.keyboard.press("Tab")  # Side by side
-    focused = page.evaluate("[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]")
+    focused = page.evaluate(
+        "[document.activeElement.textContent, getComputedStyle(document.activeElement).outlineStyle]"
+    )
     assert focused == ["Side by side", "solid"]
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile("#/side$"))

@@ -62,7 +62,9 @@ def _train_style(kb_dir: Path, tiny_model: Path, work: Path) -> None:
 
     rows = [json.loads(line) for line in (HELPCENTER / "style.jsonl").read_text().splitlines() if line.strip()]
     data = work / "style.jsonl"
-    data.write_text("".join(json.dumps({**r, "metadata": {**r.get("metadata", {}), "kb_version": 1}}) + "\n" for r in rows[:32]))
+    data.write_text(
+        "".join(json.dumps({**r, "metadata": {**r.get("metadata", {}), "kb_version": 1}}) + "\n" for r in rows[:32])
+    )
     config = TrainConfig().replace(
         max_steps=12, batch_size=8, max_length=128, learning_rate=5e-3, threads=1, save_steps=1000, lora_dropout=0.0
     )
@@ -86,7 +88,8 @@ def build(root: Path, *, embedder: Any, tiny_model: Path) -> World:
     model = f"hf:{tiny_model}"
     root.mkdir(parents=True, exist_ok=True)
     (root / "ragtune.toml").write_text(
-        '[strategies.ft]\ngenerator = "ft:style"\ndescription = "the tiny model fine-tuned on the help center\'s voice"\n'
+        '[strategies.ft]\ngenerator = "ft:style"\n'
+        'description = "the tiny model fine-tuned on the help center\'s voice"\n'
     )
     help_docs = root / "help" / "docs"
     _copy(["billing", "security"], help_docs)
@@ -102,5 +105,7 @@ def build(root: Path, *, embedder: Any, tiny_model: Path) -> World:
     team_kb.ingest([team_docs], message="account articles")
 
     results = root / "results"
-    _compare(Path(help_kb.path), model, _eval_set(root / "eval.jsonl", ["billing", "security"], 6), results / "help-compare")
+    _compare(
+        Path(help_kb.path), model, _eval_set(root / "eval.jsonl", ["billing", "security"], 6), results / "help-compare"
+    )
     return World(root, help_kb, team_kb, results, model)
