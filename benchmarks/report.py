@@ -271,6 +271,41 @@ def latency(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def acl_latency(r: dict[str, Any]) -> list[str]:
+    out = ["## Access control at query time (hybrid, k=10, SciFact)", ""]
+    out += _header(r)
+    u = r["unrestricted"]
+    out += [
+        f"{r['queries']} real SciFact queries after {r['warmup']} warm-up ones, each run in a fresh process.",
+        "",
+        "| trusted caller (no acl filtering), " + u["kb"] + " | p50 ms (median of rounds) | rounds |",
+        "|---|---|---|",
+    ]
+    for name, label in (("before", "before access control (" + u["before"] + ")"), ("after", "with it")):
+        runs = u["rounds"].get(name) or []
+        if runs:
+            p50 = u[f"{name}_p50_ms"]
+            out.append(f"| {label} | {_f(p50, 2)} | {', '.join(_f(x['p50_ms'], 2) for x in runs)} |")
+    out += [
+        "",
+        f"Restricted callers, on a copy of the KB with random acls ({r['acls']}); the peer is a KB holding only "
+        "the documents the g1 caller may read (the same copy with the others removed):",
+        "",
+        "| what | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| {x['what']} | {_f(x['p50_ms'], 2)} | {_f(x['p95_ms'], 2)} | {_f(x['p99_ms'], 2)} |" for x in r["restricted"]
+    ]
+    out += [
+        "",
+        f"The g1 caller's top 10 equals the peer's for {r['same_top10_as_peer']} queries. A group set's first "
+        f"query at a version builds its masks: {_f(r['first_query_new_group_set_ms'], 1)} ms (cached after).",
+        "",
+    ]
+    return out
+
+
 def ann(r: dict[str, Any]) -> list[str]:
     out = ["## 1M chunks: the ANN vector leg (`[search] ann_threshold`)", ""]
     out += _header(r)
@@ -801,12 +836,42 @@ def peers(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def load(r: dict[str, Any]) -> list[str]:
+    out = ["## Serving under load: 8 clients on /v1/search and chat completions (rag-extractive)", ""]
+    out += _header(r)
+    out += [
+        f"A real `ragtune serve` process on 127.0.0.1 over the demo KB ({r['kb']['chunks']} chunks), with a key file "
+        f"(every request carries a reader key: authentication is measured); the benchmark process is the client, "
+        f"each of the clients on its own keep-alive connection, back to back. Latency at the client. "
+        f"Peers in the same run: the same search load on a server started without keys, and "
+        f"`KnowledgeBase.search` from the same number of threads in process.",
+        "",
+        "| what | clients | s | requests | errors | req/s | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        out.append(
+            f"| {row['what']} | {row['clients']} | {_f(row['seconds'], 0)} | {row['requests']} | {row['errors']} | "
+            f"{_f(row['throughput_rps'], 1)} | {_f(row['p50_ms'], 1)} | {_f(row['p95_ms'], 1)} | "
+            f"**{_f(row['p99_ms'], 1)}** | {_f(row['max_ms'], 1)} |"
+        )
+    out += [
+        "",
+        f"Server memory (VmRSS): {r['server_rss_mb_before']} MB after warm-up, {r['server_rss_mb_after']} MB after "
+        f"the load. Goal: 0 errors and search p99 < {r['target_search_p99_ms']:g} ms: "
+        f"{'met' if r['met'] else '**not met**'}.",
+        "",
+    ]
+    return out
+
+
 SECTIONS = [
     ("cold_start", cold_start),
     ("beir_scifact", beir),
     ("ingest_speed", ingest),
     ("ingest_quality", ingest_quality),
     ("latency", latency),
+    ("acl_latency", acl_latency),
     ("ann", ann),
     ("peers", peers),
     ("freshness", freshness),
@@ -819,6 +884,7 @@ SECTIONS = [
     ("rag_sweep", rag_sweep),
     ("lora_settings", lora_settings),
     ("knowledge_injection", knowledge_injection),
+    ("load", load),
 ]
 
 

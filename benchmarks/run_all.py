@@ -20,6 +20,7 @@ BENCHMARKS = [
     "beir_scifact",
     "ingest_speed",
     "latency",
+    "acl_latency",
     "freshness",
     "squad",
     "extractive_speed",
@@ -28,6 +29,7 @@ BENCHMARKS = [
     "generation_speed",
     "lora_settings",
     "knowledge_injection",
+    "load",
 ]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"], "extractive_speed": ["--late-chunking"]}
 

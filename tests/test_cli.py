@@ -194,3 +194,29 @@ def test_end_to_end(cli: CLI, docs: Path) -> None:
     assert "refunds.md" in out and "1 updated" in out and "version 5" in out
     assert "30 calendar days" in cli.json("kb", "show", "billing/refunds.md")["chunks"][0]["text"]
     assert "14 days" in cli.json("kb", "show", "billing/refunds.md", "--at", "4")["chunks"][0]["text"]
+
+
+def test_acl_on_ingest_and_reading_as_groups(cli: CLI, docs: Path) -> None:
+    (docs / "hr").mkdir()
+    (docs / "hr" / "salaries.md").write_text("---\nacl: hr\n---\n# Salaries\n\nSalaries are reviewed in March.\n")
+    cli.run("ingest", str(docs))  # salaries: hr only, from its front matter; the rest: everyone
+    only_billing = ("--ignore", "guides/*", "--ignore", "hr/*")
+    cli.run("ingest", str(docs), *only_billing, "--acl", "sales,finance")  # replaces: billing for two teams only
+    assert cli.json("kb", "show", "billing/plans.md")["metadata"]["acl"] == ["finance", "sales"]
+    assert "--acl: bad acl group name 'two words'" in cli.fails("ingest", str(docs), "--acl", "two words")
+
+    found = cli.json("search", "salaries reviewed plan dollars", "--as-groups", "sales")["results"]
+    assert {r["doc_id"] for r in found} == {"billing/plans.md", "billing/refunds.md", "guides/setup.md"}
+    hr = cli.json("search", "salaries reviewed plan dollars", "--k", "3", "--as-groups", "hr", "--mode", "lexical")
+    assert hr["results"][0]["doc_id"] == "hr/salaries.md"
+    assert all(not r["doc_id"].startswith("billing/") for r in hr["results"])
+
+    assert "no document 'hr/salaries.md'" in cli.fails("kb", "show", "hr/salaries.md", "--as-groups", "sales")
+    assert [h[:2] for h in cli.json("kb", "show", "hr/salaries.md", "--as-groups", "hr")["history"]] == [[1, None]]
+    log = cli.json("kb", "log", "--as-groups", "ops")  # ops reads the public documents, until billing's acl
+    assert [(v["version"], v["added"], v["updated"], v["removed"]) for v in log] == [(2, 0, 0, 2), (1, 3, 0, 0)]
+    assert cli.json("kb", "diff", "1", "2", "--as-groups", "sales")["changed"] == [
+        "billing/plans.md",
+        "billing/refunds.md",
+    ]
+    assert cli.json("kb", "diff", "1", "2", "--text", "billing/plans.md")["diff"] == ""  # text unchanged: acl only

@@ -139,6 +139,8 @@ class KnowledgeBase:
 
         Files that cannot be read are reported in ``IngestReport.errors`` and skipped.
         With ``remove_missing``, live documents from under ``paths`` whose files are gone are removed.
+        ``acl="g1,g2"`` (or a list; ``"*"``: everyone) sets who may read every document loaded, replacing what
+        the files declare (front matter ``acl:``, a record's ``acl`` field); see :mod:`ragtune.kb.acl`.
         """
         if isinstance(paths, (str, Path)):
             paths = [paths]
@@ -167,10 +169,11 @@ class KnowledgeBase:
         self._after_ingest(report)
         return report
 
-    def remove(self, doc_ids: Sequence[str] | str, message: str = "") -> VersionInfo | None:
-        """A new version without these documents (their history stays queryable)."""
+    def remove(self, doc_ids: Sequence[str] | str, message: str = "", *, access: Access = ALL) -> VersionInfo | None:
+        """A new version without these documents (their history stays queryable). A document ``access`` may not
+        read is "not in the knowledge base", as a missing one is."""
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-        live = self.store.live_docs()
+        live = self._readable(self.store.live_docs(), access)
         missing = [d for d in ids if d not in live]
         if missing:
             raise NotFoundError(f"not in the knowledge base: {', '.join(missing)}")

@@ -56,6 +56,7 @@ class EchoStrategy:
         options: GenerationOptions | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> Answer:
         self.calls.append({"messages": list(messages), "options": options, "at": at, "filters": filters})
         return self._answer(messages, options, at)
@@ -67,6 +68,7 @@ class EchoStrategy:
         options: GenerationOptions | None = None,
         at: int | None = None,
         filters: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> Iterator[str | Answer]:
         self.calls.append({"messages": list(messages), "options": options, "at": at, "filters": filters})
         answer = self._answer(messages, options, at)

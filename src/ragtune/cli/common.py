@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import click
 
 from ragtune.config import load_settings
+from ragtune.errors import ConfigError
+from ragtune.kb.acl import ALL, Access, normalize_acl
 from ragtune.knowledge_base import KnowledgeBase
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,6 +30,28 @@ def kb_option(fn: F) -> F:
 
 def json_option(fn: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(fn)
+
+
+def as_groups_option(fn: F) -> F:
+    return click.option(
+        "--as-groups",
+        "as_groups",
+        default=None,
+        metavar="G1,G2",
+        help="Read as a caller holding only these groups (see what a team sees: documents whose acl names "
+        "none of them are hidden). Default: everything.",
+    )(fn)
+
+
+def access_for(as_groups: str | None) -> Access:
+    """``--as-groups``: a restricted reader with those groups (``""``: no groups at all); None: everything."""
+    if as_groups is None:
+        return ALL
+    try:
+        groups = normalize_acl(as_groups, where="--as-groups") if as_groups.strip() != "*" else ("*",)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return Access("cli", groups)
 
 
 def open_kb(kb_path: Path | None, create: bool = False) -> KnowledgeBase:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
-from ragtune.cli.common import emit_json, json_option, kb_option, open_kb, show_progress
+from ragtune.cli.common import access_for, as_groups_option, emit_json, json_option, kb_option, open_kb, show_progress
 from ragtune.config import KB_DIRNAME
+from ragtune.errors import ConfigError
+from ragtune.kb.acl import normalize_acl
 from ragtune.kb.ingest import IngestReport
 from ragtune.kb.watch import watch as watch_paths
 
@@ -51,6 +53,13 @@ def print_report(report: IngestReport, as_json: bool) -> None:
 @click.option("--text-field", default=None, help="JSON/JSONL collections: the field holding the text.")
 @click.option("--title-field", default=None, help="JSON/JSONL collections: the field holding the title.")
 @click.option("--ignore", multiple=True, help="Glob of files to skip (repeatable), added to ragtune.toml's.")
+@click.option(
+    "--acl",
+    default=None,
+    metavar="G1,G2",
+    help="Groups allowed to read every document ingested ('*': everyone). Replaces any acl the files declare "
+    "(front matter `acl:`, a JSON record's `acl` field); without it each file's own acl applies.",
+)
 @click.option("-m", "--message", default="", help="A note recorded with the new version.")
 @json_option
 @kb_option
@@ -62,6 +71,7 @@ def ingest(
     text_field: str | None,
     title_field: str | None,
     ignore: tuple[str, ...],
+    acl: str | None,
     message: str,
     as_json: bool,
     kb_path: Path | None,
@@ -71,8 +81,13 @@ def ingest(
     Unchanged files are skipped; changed ones become new revisions; everything lands as one new version.
     Unreadable files are reported and skipped; the exit code is 1 then, unless --allow-errors.
     """
-    kb = open_kb(kb_path, create=True)
     opts: dict[str, object] = {"id_field": id_field, "text_field": text_field, "title_field": title_field}
+    if acl is not None:  # checked before anything is created
+        try:
+            opts["acl"] = normalize_acl(acl, where="--acl")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    kb = open_kb(kb_path, create=True)
     if ignore:
         opts["ignore"] = [*kb.settings.loaders.ignore, *ignore]
     report = kb.ingest(list(paths), remove_missing=remove_missing, progress=show_progress(), message=message, **opts)
@@ -138,11 +153,12 @@ def status(as_json: bool, kb_path: Path | None) -> None:
 
 @kb.command()
 @click.option("-n", "limit", type=int, default=None, help="Show only the last N versions.")
+@as_groups_option
 @json_option
 @kb_option
-def log(limit: int | None, as_json: bool, kb_path: Path | None) -> None:
+def log(limit: int | None, as_groups: str | None, as_json: bool, kb_path: Path | None) -> None:
     """The version history, newest first."""
-    versions = list(reversed(open_kb(kb_path).versions()))[: limit or None]
+    versions = list(reversed(open_kb(kb_path).versions(access=access_for(as_groups))))[: limit or None]
     if as_json:
         emit_json([v.as_dict() for v in versions])
         return
@@ -156,11 +172,23 @@ def log(limit: int | None, as_json: bool, kb_path: Path | None) -> None:
 @kb.command()
 @click.argument("v1", type=int)
 @click.argument("v2", type=int)
+@click.option(
+    "--text", "doc_id", default=None, metavar="DOC_ID", help="Print the unified diff of this document's text."
+)
+@as_groups_option
 @json_option
 @kb_option
-def diff(v1: int, v2: int, as_json: bool, kb_path: Path | None) -> None:
+def diff(v1: int, v2: int, doc_id: str | None, as_groups: str | None, as_json: bool, kb_path: Path | None) -> None:
     """Documents added, removed and changed between versions V1 and V2."""
-    d = open_kb(kb_path).diff(v1, v2)
+    kbase, access = open_kb(kb_path), access_for(as_groups)
+    if doc_id is not None:
+        text = kbase.text_diff(doc_id, v1, v2, access=access)
+        if as_json:
+            emit_json({"doc_id": doc_id, "a": v1, "b": v2, "diff": text})
+        else:
+            click.echo(text or f"{doc_id}: no change between v{v1} and v{v2}", nl=bool(not text))
+        return
+    d = kbase.diff(v1, v2, access=access)
     if as_json:
         emit_json(d.as_dict())
         return
@@ -173,13 +201,14 @@ def diff(v1: int, v2: int, as_json: bool, kb_path: Path | None) -> None:
 @kb.command()
 @click.argument("doc_id")
 @click.option("--at", "at", type=int, default=None, help="As of version V.")
+@as_groups_option
 @json_option
 @kb_option
-def show(doc_id: str, at: int | None, as_json: bool, kb_path: Path | None) -> None:
+def show(doc_id: str, at: int | None, as_groups: str | None, as_json: bool, kb_path: Path | None) -> None:
     """A document's live revision, its history and its chunks."""
-    kbase = open_kb(kb_path)
-    info, passages = kbase.document(doc_id, at)
-    history = kbase.store.history(doc_id)
+    kbase, access = open_kb(kb_path), access_for(as_groups)
+    info, passages = kbase.document(doc_id, at, access=access)
+    history = kbase.history(doc_id, access=access)
     if as_json:
         emit_json({**info.__dict__, "history": history, "chunks": passages})
         return

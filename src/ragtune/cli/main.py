@@ -34,6 +34,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "search": ("query", "search", "Rank passages for QUERY (hybrid keyword + vector search by default)."),
     "ask": ("query", "ask", "Answer QUESTION from the knowledge base, citing sources as [n]."),
     "serve": ("serve", "serve", "Serve the knowledge base over HTTP until interrupted."),
+    "mcp": ("serve", "mcp", "Serve the collections as MCP tools (search, ask) over stdio, for agent clients."),
+    "keys": (
+        "keys_cmd",
+        "keys",
+        "API keys for ragtune serve: create (printed once), list, revoke.",
+    ),
     "models": (
         "models",
         "models",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ragtune.cli.common import emit_json, json_option, kb_option, open_kb, parse_filters
+from ragtune.cli.common import access_for, as_groups_option, emit_json, json_option, kb_option, open_kb, parse_filters
 from ragtune.search.query import Query
 from ragtune.search.retriever import MODES
 
@@ -28,6 +28,7 @@ _filter = click.option(
 @_mode
 @_at
 @_filter
+@as_groups_option
 @json_option
 @kb_option
 def search(
@@ -36,12 +37,14 @@ def search(
     mode: str | None,
     at: int | None,
     filters: tuple[str, ...],
+    as_groups: str | None,
     as_json: bool,
     kb_path: Path | None,
 ) -> None:
     """Rank passages for QUERY (hybrid keyword + vector search by default)."""
     kb = open_kb(kb_path)
-    found = kb.retrieve(Query(query, k, mode, at, parse_filters(filters)))
+    access = access_for(as_groups)
+    found = kb.retrieve(Query(query, k, mode, at, parse_filters(filters), access.principal, access.groups))
     version, passages = found.version, found.passages
     if as_json:
         emit_json(
@@ -86,6 +89,7 @@ def search(
     "see ragtune models list). Default: ragtune.toml [llm].",
 )
 @click.option("--adapter", default=None, type=click.Path(), help="A LoRA adapter directory for an hf: model.")
+@as_groups_option
 @json_option
 @kb_option
 def ask(
@@ -98,6 +102,7 @@ def ask(
     strategy: str | None,
     model: str | None,
     adapter: str | None,
+    as_groups: str | None,
     as_json: bool,
     kb_path: Path | None,
 ) -> None:
@@ -112,6 +117,7 @@ def ask(
         strategy=strategy,
         model=model,
         adapter=adapter,
+        access=access_for(as_groups),
     )
     if as_json:
         data = answer.as_dict(with_passages=show_passages)

@@ -80,10 +80,8 @@ class Access:
     groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.groups, str):  # a lone string would be read letter by letter
-            object.__setattr__(self, "groups", tuple(g.strip() for g in self.groups.split(",") if g.strip()))
-        else:
-            object.__setattr__(self, "groups", tuple(sorted(set(self.groups))))
+        groups = self.groups.split(",") if isinstance(self.groups, str) else self.groups  # not letter by letter
+        object.__setattr__(self, "groups", tuple(sorted({g.strip() for g in groups if g.strip()})))
 
     @property
     def unrestricted(self) -> bool:

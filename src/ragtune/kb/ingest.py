@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from ragtune.embed.base import Embedder
 from ragtune.errors import LoaderError
+from ragtune.kb.acl import ACL_KEY, normalize_acl
 from ragtune.kb.chunking import chunk_document
 from ragtune.kb.document import Chunk, Document
 from ragtune.kb.sentences import fill_sentence_vectors
@@ -129,8 +130,14 @@ class Ingestor:
         self._embedding: set[str] = set()  # chunk hashes submitted for embedding and not yet written
 
     def content_hash(self, doc: Document) -> str:
+        """What decides whether a document changed: its text, title, pages and chunker/embedder, and its acl when
+        it has one (so a knowledge base from before access control keeps its hashes: nothing is re-ingested)."""
         h = hashlib.sha256()
-        for part in (self.signature, doc.title, doc.text, json.dumps(doc.page_starts)):
+        parts = [self.signature, doc.title, doc.text, json.dumps(doc.page_starts)]
+        acl = doc.metadata.get(ACL_KEY)
+        if acl:
+            parts.append("acl=" + ",".join(acl))
+        for part in parts:
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\x1e")
         return h.hexdigest()[:32]
@@ -222,6 +229,15 @@ class Ingestor:
             report.errors.append(LoaderError(doc.source or doc.id, f"duplicate document id {doc.id!r}"))
             return None
         seen.add(doc.id)
+        try:  # documents built in code are checked here; loaded ones were by their loader
+            groups = normalize_acl(doc.metadata.get(ACL_KEY), where=f"document {doc.id!r}: field '{ACL_KEY}'")
+        except ValueError as exc:
+            report.errors.append(LoaderError(doc.source or doc.id, str(exc)))
+            return None
+        if groups:
+            doc.metadata[ACL_KEY] = list(groups)
+        else:
+            doc.metadata.pop(ACL_KEY, None)
         digest = self.content_hash(doc)
         if live.get(doc.id) == digest:
             report.unchanged.append(doc.id)

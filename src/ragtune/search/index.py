@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ragtune.embed.base import Embedder
+from ragtune.kb.acl import Access
 from ragtune.kb.ingest import indexed_text
 from ragtune.kb.store import Store
 from ragtune.search.dense import DenseIndex
@@ -27,6 +28,7 @@ from ragtune.search.lexical import BM25Index
 from ragtune.search.persist import IndexFiles
 
 SYNC_BATCH = 4096
+SCOPED_PER_VERSION = 16  # restricted views (distinct group sets) cached per version: a chunk mask + passages each
 SAVE_MIN_ROWS = 1000  # a reader that appended fewer new chunks than this leaves the files to the next ingest
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class LiveSet:
     avg_len: float
     _revisions: dict[int, dict[str, Any]] | None = field(default=None, repr=False)
     _by_position: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    # per reader's groups (ragtune.kb.acl.Access.key): this version as that reader sees it
+    _scoped: OrderedDict[tuple[str, ...], LiveSet] = field(default_factory=OrderedDict, repr=False)
 
     def by_position(self) -> tuple[np.ndarray, np.ndarray]:
         """``(order, sorted_pos)``: passage indexes sorted by chunk position (stable), and those positions.
@@ -173,6 +177,37 @@ class ChunkIndex:
             while len(self._live) > 8:
                 self._live.popitem(last=False)
             return live
+
+    def scoped(self, live: LiveSet, access: Access) -> LiveSet:
+        """``live`` as ``access`` sees it: only the passages of revisions it may read, and BM25's statistics
+        (chunk count, average length; document frequencies follow the mask) over their chunks, so its rankings
+        are those of a knowledge base holding only the documents it may read. ``live`` itself for an
+        unrestricted caller; cached per (version, groups)."""
+        key = access.key
+        if key is None:
+            return live
+        with self._lock:
+            cached = live._scoped.get(key)
+            if cached is not None:
+                live._scoped.move_to_end(key)
+                return cached
+        fields = self.revision_fields(live)
+        readable = np.array(sorted(r for r, f in fields.items() if access.can_read_metadata(f)), dtype=np.int64)
+        keep = np.isin(live.passage_rev, readable)
+        with self._lock:
+            positions = live.passage_pos[keep]
+            mask = np.zeros(self.size, dtype=bool)  # live.mask's size or more: the index only grows
+            mask[positions] = True
+            n_live = int(mask.sum())
+            avg_len = float(self.bm25.lengths[: self.size][mask].mean()) if n_live else 1.0
+            view = LiveSet(
+                live.version, live.passage_ids[keep], positions, live.passage_rev[keep], mask, n_live, avg_len
+            )
+            view._revisions = {r: fields[r] for r in readable.tolist()}
+            live._scoped[key] = view
+            while len(live._scoped) > SCOPED_PER_VERSION:
+                live._scoped.popitem(last=False)
+            return view
 
     def revision_fields(self, live: LiveSet) -> dict[int, dict[str, Any]]:
         """Fields filters can test, per live revision: doc_id, title, source and metadata keys."""

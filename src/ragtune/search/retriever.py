@@ -1,6 +1,7 @@
 """The Retriever: a :class:`Query` → a :class:`SearchResult` of ranked Passages at one KB version.
 
-Stages: resolve the version once → the live set and the query's filters as masks → each leg of the mode ranks
+Stages: resolve the version once → the live set (as the caller may read it: ``Query.access``) and the query's
+filters as masks → each leg of the mode ranks
 the permitted chunks (:mod:`ragtune.search.legs`) → fusion by name (:mod:`ragtune.search.fusion`) → passages
 fetched from the store → the rerank stage (:mod:`ragtune.search.rerank`; none by default).
 """
@@ -96,7 +97,8 @@ class Retriever:
         version = self.store.check_version(query.at)
         if not query.text.strip() or version == 0:
             return SearchResult(query, version, [])
-        live = self.index.live(version)
+        # A restricted caller searches the version as if it held only the documents the caller may read.
+        live = self.index.scoped(self.index.live(version), query.access)
         chunk_ok, passage_ok = self.index.allowed(live, query.filters)
         depth = max(self.settings.depth, k)
         started = {name: self.legs[name].begin(query.text) for name in reversed(legs)}  # the slow one first

@@ -3,8 +3,8 @@
 =================================  ======  ===============================================================
 route                              role    answer
 =================================  ======  ===============================================================
-``GET  /healthz``                  (none)  ``{"status": "ok", "version", "collections"}`` (never needs a key)
-``GET  /``, ``/ui/NAME``         (none)  the web UI (``ui.py``: static files, never need a key)
+``GET  /healthz``                  (none)  ``{"status": "ok", "version"}`` (never needs a key)
+``GET  /``, ``/ui/NAME``           (none)  the web UI (``ui.py``: static files, never need a key)
 ``GET  /v1/me``                    reader  ``{"name", "role", "collections", "groups"}``
 ``GET  /v1/collections``           reader  ``{"data": [{"name", "version", "documents", "chunks"}]}``
 ``GET  /v1/models``                reader  strategies as OpenAI models (``STRATEGY@COLLECTION`` with several)
@@ -105,7 +105,7 @@ def create_app(
     def healthz() -> dict[str, Any]:
         only = next(iter(collections)) if len(collections) == 1 else None
         version = only.kb.head if only is not None and only.kb is not None else None
-        return {"status": "ok", "version": version, "collections": len(collections)}
+        return {"status": "ok", "version": version}
 
     @app.get("/v1/me")
     def me(request: Request) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import anyio
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragtune.serve.errors import ApiError
@@ -71,11 +72,11 @@ class Guard:
         if "chunked" in headers.get("transfer-encoding", "").lower():
             body, more = bytearray(), True
             while more:
-                message = await receive()
-                if message["type"] != "http.request":
+                event = await receive()
+                if event["type"] != "http.request":
                     break  # disconnected: nothing to answer
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
+                body += event.get("body", b"")
+                more = event.get("more_body", False)
                 if len(body) > limit:
                     await _too_large(limit)(scope, receive, send)
                     return
@@ -94,7 +95,7 @@ class Guard:
         return await anyio.to_thread.run_sync(self.auth.slow, token)
 
 
-def _too_large(limit: int) -> object:
+def _too_large(limit: int) -> JSONResponse:
     mb = limit / (1024 * 1024)
     return ApiError(413, f"the request body is larger than the {mb:g} MB limit", code="request_too_large").response(
         headers={"Connection": "close"}

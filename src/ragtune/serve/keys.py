@@ -186,6 +186,9 @@ class KeyStore:
         self._stamp: tuple[int, int, int] | None = None
         self._keys: dict[str, ApiKey] = {}
         self._verified: dict[str, tuple[str, bytes]] = {}  # id → (hash it was verified against, sha256 of key)
+        # argon2 takes ~0.1 s and 64 MiB per verification: at most two at once, so a flood of wrong secrets
+        # for a known id queues up instead of exhausting memory.
+        self._slow = threading.BoundedSemaphore(2)
 
     # -- the file -----------------------------------------------------------------------------
 
@@ -318,7 +321,8 @@ class KeyStore:
         from argon2.exceptions import InvalidHashError, VerificationError
 
         try:
-            _hasher().verify(record.hash, token)
+            with self._slow:
+                _hasher().verify(record.hash, token)
         except (VerificationError, InvalidHashError):
             return None
         with self._lock:

@@ -98,7 +98,7 @@ def build_mcp(ctx: ServerContext, default: Principal = OPEN) -> MCPServer:
         except (ApiError, RagtuneError) as exc:
             raise fail(exc) from None
         data = answer.as_dict()
-        return {k: data.get(k) for k in ("text", "answered", "citations", "version")}
+        return {k: data.get(k) for k in ("answer", "answered", "citations", "version")}
 
     return server
 

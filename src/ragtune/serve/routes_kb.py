@@ -172,7 +172,7 @@ def add_routes(app: FastAPI, ctx: ServerContext) -> None:
             except BaseException:
                 discard(folder)
                 raise
-            ctx.jobs.start(job_id, coll, saved, owner=who.name, acl=acl)
+            ctx.jobs.start(job_id, coll, saved, owner=who.name, acl=acl, access=access_of(who))
             return {"job": job_id, "collection": coll.name, "files": names, "version": kb.head}
         finally:
             await form.close()

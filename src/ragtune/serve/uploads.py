@@ -24,8 +24,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ragtune.errors import LoaderError, RagtuneError
+from ragtune.kb.acl import ALL, Access
 
 if TYPE_CHECKING:
+    from ragtune.kb.document import Document
     from ragtune.serve.collections import Collection
 
 log = logging.getLogger("ragtune.serve")
@@ -121,18 +123,24 @@ class Jobs:
         *,
         owner: str | None,
         acl: tuple[str, ...] | None,
+        access: Access = ALL,
     ) -> Job:
         job = Job(job_id, collection.name, owner, total=len(files))
         with self._lock:
             self._jobs[job_id] = job
         thread = threading.Thread(
-            target=self._run, args=(job, collection, files, acl), daemon=True, name=f"ragtune-upload-{job_id}"
+            target=self._run, args=(job, collection, files, acl, access), daemon=True, name=f"ragtune-upload-{job_id}"
         )
         thread.start()
         return job
 
     def _run(
-        self, job: Job, collection: Collection, files: list[tuple[str, Path]], acl: tuple[str, ...] | None
+        self,
+        job: Job,
+        collection: Collection,
+        files: list[tuple[str, Path]],
+        acl: tuple[str, ...] | None,
+        access: Access,
     ) -> None:
         from ragtune.kb.loaders import load_file
 
@@ -140,7 +148,9 @@ class Jobs:
             kb = collection.require_kb()
             with collection.write_lock:
                 opts = kb.load_options()
-                docs = []
+                # A key may replace only documents it may read (else an upload could overwrite hidden ones).
+                hidden = set(kb.documents()) - set(kb.documents(access=access)) if not access.unrestricted else set()
+                docs: list[Document] = []
                 for name, path in files:
                     try:
                         loaded = load_file(path, opts, rel_id=name)
@@ -153,7 +163,11 @@ class Jobs:
                             doc.source = (doc.source or str(path)).replace(str(path), f"uploads/{name}", 1)
                             if acl is not None:
                                 doc.metadata["acl"] = list(acl)
-                        docs.extend(loaded)
+                        refused = [d.id for d in loaded if d.id in hidden]
+                        if refused:
+                            reason = f"this key may not replace the document {refused[0]!r}"
+                            job.errors.append({"file": name, "reason": reason})
+                        docs.extend(d for d in loaded if d.id not in hidden)
                     job.done += 1
                 if docs:
                     report = kb.ingest_documents(docs, message=f"upload {', '.join(n for n, _ in files)}")

@@ -7,8 +7,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ragtune.errors import LoaderError
+from ragtune.kb.acl import ACL_KEY, normalize_acl
 
 from ..document import Document
 from ._decode import human_size
@@ -70,7 +72,21 @@ def load_file(path: str | Path, opts: LoadOptions | None = None, rel_id: str | N
     for doc in documents:
         doc.source = doc.source or str(path)
         doc.metadata = {"format": fmt, "size": st.st_size, "mtime": st.st_mtime, **doc.metadata}
+        set_acl(doc, opts.acl if opts.acl is not None else doc.metadata.get(ACL_KEY), path)
     return documents
+
+
+def set_acl(doc: Document, value: Any, path: str | Path) -> None:
+    """Store ``value`` as ``doc``'s normalized acl (no key when everyone may read it); LoaderError naming the
+    file and the field when it is malformed."""
+    try:
+        groups = normalize_acl(value, where="field 'acl'")
+    except ValueError as exc:
+        raise LoaderError(path, str(exc)) from None
+    if groups:
+        doc.metadata[ACL_KEY] = list(groups)
+    else:
+        doc.metadata.pop(ACL_KEY, None)
 
 
 def load_all(paths: Sequence[str | Path], opts: LoadOptions | None = None) -> Iterator[LoadResult]:

@@ -6,6 +6,7 @@ import codecs
 from dataclasses import dataclass, field
 
 from ragtune.errors import ConfigError
+from ragtune.kb.acl import normalize_acl
 
 DEFAULT_IGNORE: tuple[str, ...] = (
     "node_modules",
@@ -46,6 +47,11 @@ class LoadOptions:
     """Text files: decode with this codec instead of UTF-8 (e.g. ``cp1252``). Without it, text must be
     UTF-8 (a BOM is honoured, and a UTF-16 BOM selects UTF-16); nothing is guessed."""
 
+    acl: tuple[str, ...] | None = None
+    """The groups allowed to read every document loaded (``ragtune ingest --acl g1,g2``; ``"*"`` or ``()``:
+    everyone). It REPLACES any acl the files declare (front matter, a record's ``acl`` field). ``None`` (the
+    default): each document keeps the acl its file declares, if any (see :mod:`ragtune.kb.acl`)."""
+
     def __post_init__(self) -> None:
         if self.max_bytes <= 0:
             raise ConfigError(f"max_bytes must be positive, got {self.max_bytes}")
@@ -59,6 +65,11 @@ class LoadOptions:
             object.__setattr__(self, "ignore", (self.ignore,))
         else:
             object.__setattr__(self, "ignore", tuple(self.ignore))
+        if self.acl is not None:
+            try:
+                object.__setattr__(self, "acl", normalize_acl(self.acl, where="acl option"))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if self.encoding is not None:
             try:
                 codecs.lookup(self.encoding)

@@ -41,13 +41,27 @@ def load_markdown(path: Path, opts: LoadOptions) -> list[Document]:
 
 def load_plain_text(path: Path, opts: LoadOptions) -> list[Document]:
     """A plain-text file, as it is. The title is the first line when that line is short and followed by a
-    blank line (a heading by typewriter convention), else the file name's stem."""
+    blank line (a heading by typewriter convention), else the file name's stem. A leading front-matter block
+    that is a YAML mapping (``---`` / ``acl: [team-a]`` / ``---``) is read as Markdown's is; anything else that
+    starts with ``---`` stays text."""
     text = read_text(path, opts)
+    front: dict[str, Any] = {}
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            data = yaml.safe_load(match.group(1) or "")
+        except yaml.YAMLError:
+            data = None
+        if isinstance(data, dict) and data and text[match.end() :].strip():
+            front = {str(k): _json_safe(v) for k, v in data.items()}
+            text = text[match.end() :]
     lines = text.lstrip("\n").split("\n", 2)
     first = lines[0].strip()
     is_heading = len(lines) == 1 or (len(lines) > 1 and not lines[1].strip())
-    title = first if first and is_heading and len(first) <= _MAX_TITLE_LINE else path.stem
-    return [Document(id="", title=title, text=text)]
+    title = str(front.pop("title", "") or "").strip()
+    if not title:
+        title = first if first and is_heading and len(first) <= _MAX_TITLE_LINE else path.stem
+    return [Document(id="", title=title, text=text, metadata=front)]
 
 
 def _parse_front_matter(block: str, path: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ragtune.errors import LoaderError
+from ragtune.kb.acl import ACL_KEY, normalize_acl
 
 from ..document import Document
 from ._decode import read_text
@@ -91,8 +92,15 @@ def _documents(path: Path, opts: LoadOptions, records: Iterator[tuple[int, Any]]
         title = record.get(opts.title_field)
         title = " ".join(str(title).split()) if isinstance(title, (str, int, float)) else ""
         metadata: dict[str, Any] = {"format": fmt, where: n}
+        if ACL_KEY in record:  # a list is no small scalar: read here, checked with the record's line named
+            try:
+                acl = normalize_acl(record[ACL_KEY], where=f"{at}: field '{ACL_KEY}'")
+            except ValueError as exc:
+                raise LoaderError(path, str(exc)) from None
+            if acl:
+                metadata[ACL_KEY] = list(acl)
         for key, value in record.items():
-            if key in (id_field, opts.text_field, opts.title_field) or not _small_scalar(value):
+            if key in (id_field, opts.text_field, opts.title_field, ACL_KEY) or not _small_scalar(value):
                 continue
             metadata.setdefault(key, value)
         documents.append(
