@@ -40,6 +40,14 @@ def _load_world() -> Any:
     return module
 
 
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> str:
+    """Fails (never skips) every browser test at once when there is no browser, before anything is built."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(INSTALL.format(path=CHROMIUM), pytrace=False)
+    return CHROMIUM
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, embedder: Any, tiny_model: Path) -> Iterator[Any]:
     built = _load_world().build(tmp_path_factory.mktemp("ui"), embedder=embedder, tiny_model=tiny_model)
@@ -70,14 +78,12 @@ def server(world: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def browser(server: Any) -> Iterator[Any]:
+def browser(chromium: str, server: Any) -> Iterator[Any]:
     # After the server: the world is built (forking loader workers) before Playwright's event loop exists.
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(INSTALL.format(path=CHROMIUM), pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        launched = p.chromium.launch(executable_path=chromium, headless=True)
         yield launched
         launched.close()
 
