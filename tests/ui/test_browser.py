@@ -192,6 +192,7 @@ def test_rollback_refused_for_a_reader_and_done_by_an_admin(ui: Any, server: Any
     reader.collection("team")
     page.get_by_role("button", name="Roll back to version 1 (admin only)").click()
     expect(page.locator(".message.error")).to_contain_text(re.compile(r"Rollback: .*rita.*admin"))
+    expect(page.locator("section[aria-labelledby=history-h] .note.error")).to_contain_text("admin")
     assert team.head == head
 
     admin = ui()

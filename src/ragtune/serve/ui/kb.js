@@ -232,6 +232,8 @@ export async function render(root, ctx, stale) {
       if (!stale()) await reloadAll();
     } catch (err) {
       button.disabled = false;
+      for (const note of historyBody.querySelectorAll(".note.error")) note.remove();
+      historyBody.prepend(errorNote(err));
       showError(err, "Rollback");
     }
   }
