@@ -137,7 +137,14 @@ class UI:
     def collection(self, name: str) -> None:
         self.page.get_by_label("Collection", exact=True).select_option(name)
 
+    def close_now(self) -> None:
+        """Close before the test ends (its server is about to stop); checked as ``close`` is."""
+        self.close()
+        self.closed = True
+
     def close(self) -> None:
+        if getattr(self, "closed", False):
+            return
         self.context.close()
         assert not self.external, f"the UI requested something outside the server: {self.external}"
         assert not self.errors, f"the UI logged errors: {self.errors}"
@@ -145,10 +152,11 @@ class UI:
 
 @pytest.fixture
 def ui(browser: Any, server: Any) -> Iterator[Callable[..., UI]]:
-    """``ui()`` opens a fresh tab (its own sessionStorage) at desktop size, ``ui(width=400)`` a narrow one."""
+    """``ui()`` opens a fresh tab (its own sessionStorage) at desktop size, ``ui(width=400)`` a narrow one,
+    ``ui(server=other)`` one on another server."""
     opened: list[UI] = []
 
-    def _open(width: int = DESKTOP["width"], height: int = DESKTOP["height"]) -> UI:
+    def _open(width: int = DESKTOP["width"], height: int = DESKTOP["height"], server: Any = server) -> UI:
         tab = UI(browser, server, {"width": width, "height": height})
         opened.append(tab)
         return tab

@@ -54,6 +54,19 @@ def test_sign_in_with_a_key(ui: Any) -> None:
     expect(other.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
+def test_a_server_without_keys_needs_no_sign_in(ui: Any, world: Any) -> None:
+    from ragtune.serve.testing import running_server
+
+    with running_server({"help": world.help}, mcp=False) as open_server:
+        tab = ui(server=open_server)
+        page = tab.open()
+        expect(page.locator("#identity")).to_have_text("no key needed")
+        expect(page.get_by_role("heading", name="Chat")).to_be_visible()
+        page.get_by_role("link", name="Key").click()
+        expect(page.locator("main")).to_contain_text("This server needs no key")
+        tab.close_now()
+
+
 def test_chat_streams_a_cited_answer_and_opens_the_citation(ui: Any, server: Any) -> None:
     tab = ui()
     page = tab.sign_in("rita")
