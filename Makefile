@@ -7,12 +7,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo demo-tune compare compare-quick test lint bench install clean help
+.PHONY: demo demo-tune compare compare-quick test lint bench install browser clean help
 
 help:
 	@echo "make demo   - install (if needed) and run the guided demo on examples/helpcenter"
 	@echo "make demo-tune - fine-tune the bundled SmolLM2 on examples/helpcenter/style.jsonl, register it, ask it"
-	@echo "make test   - install (if needed) and run the whole test suite"
+	@echo "make test   - install (if needed) and run the whole test suite (the browser tests need make browser)"
+	@echo "make browser - install Debian's Chromium for the web UI's browser tests (as root; else prints the command)"
 	@echo "make lint   - ruff + mypy + the import contract (tests/test_architecture.py)"
 	@echo "make compare - the whole RAG vs fine-tuning comparison on examples/helpcenter (SmolLM2, CPU)"
 	@echo "make compare-quick - the same with fewer questions and smaller training sets"
@@ -45,7 +46,21 @@ compare: $(STAMP)
 compare-quick: $(STAMP)
 	$(BIN)/python examples/compare_demo.py --quick
 
-test: $(STAMP)
+# The web UI's tests (tests/ui) drive Debian's Chromium through Playwright's executable_path: Playwright never
+# downloads a browser. Installed here when missing (as root); otherwise the command to run is printed and the
+# browser tests fail saying the same.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		echo "browser: $(CHROMIUM) is installed"; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else \
+		echo "browser: $(CHROMIUM) is missing; the browser tests need it. Run:"; \
+		echo "  sudo apt-get install -y chromium chromium-driver"; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # The import contract (tests/test_architecture.py) reads the sources with ast; --noconftest keeps it to a second.

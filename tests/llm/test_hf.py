@@ -129,6 +129,31 @@ def test_concurrent_calls_give_sequential_results(gen: HFGenerator) -> None:
     assert results == [expected] * 3
 
 
+def test_models_loaded_by_several_threads_at_once(gen: HFGenerator, tiny_path: Path) -> None:
+    """A server asked base, rag and ft side by side loads the same model from several threads at once; transformers
+    builds modules under a process-global meta device, so unserialized loads failed with "Cannot copy out of meta
+    tensor" (found by the web UI's side-by-side test)."""
+    expected = gen.generate(MESSAGES, max_new_tokens=8).text
+    results: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def load_and_answer() -> None:
+        try:
+            start.wait()
+            results.append(HFGenerator(f"hf:{tiny_path}").generate(MESSAGES, max_new_tokens=8).text)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load_and_answer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert results == [expected] * 4
+
+
 def test_sampling_is_seeded(gen: HFGenerator) -> None:
     a = gen.generate(MESSAGES, max_new_tokens=12, temperature=1.5, seed=7)
     b = gen.generate(MESSAGES, max_new_tokens=12, temperature=1.5, seed=7)

@@ -310,6 +310,11 @@ class HFGenerator:
 
 # --- loading -------------------------------------------------------------------------------------------
 
+# One model load at a time per process: transformers builds a model's modules under a process-global "meta"
+# default device before filling in the weights, so two threads loading at once (a server asked base, rag and
+# ft side by side) can each see the other's meta tensors ("Cannot copy out of meta tensor").
+_LOADING = threading.Lock()
+
 
 def _load(model_id: str, adapter: str | None, device: str | None, dtype: str) -> tuple[Any, Any, str, str]:
     if _looks_like_path(model_id):
@@ -322,18 +327,19 @@ def _load(model_id: str, adapter: str | None, device: str | None, dtype: str) ->
     if dtype == "auto":
         dtype = auto_precision(device)
     path = str(Path(model_id).expanduser()) if _looks_like_path(model_id) else model_id
-    try:
-        tokenizer = load_tokenizer(path)
-        model: Any = load_causal_lm(path, dtype=dtype)
-    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
-        raise ModelError(f"cannot load model {model_id!r}: {_reason(exc)}") from None
-    if adapter is not None:
-        model = _with_adapter(model, adapter)
-    try:
-        model.to(device)
-    except (RuntimeError, AssertionError) as exc:  # no such device, out of memory
-        raise ModelError(f"cannot put model {model_id!r} on {device}: {_reason(exc)}") from None
-    model.eval()
+    with _LOADING:
+        try:
+            tokenizer = load_tokenizer(path)
+            model: Any = load_causal_lm(path, dtype=dtype)
+        except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
+            raise ModelError(f"cannot load model {model_id!r}: {_reason(exc)}") from None
+        if adapter is not None:
+            model = _with_adapter(model, adapter)
+        try:
+            model.to(device)
+        except (RuntimeError, AssertionError) as exc:  # no such device, out of memory
+            raise ModelError(f"cannot put model {model_id!r} on {device}: {_reason(exc)}") from None
+        model.eval()
     return tokenizer, model, device, dtype
 
 

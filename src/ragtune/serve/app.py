@@ -4,6 +4,7 @@
 route                              role    answer
 =================================  ======  ===============================================================
 ``GET  /healthz``                  (none)  ``{"status": "ok", "version"}`` (never needs a key)
+``GET  /``, ``/ui/NAME``           (none)  the web UI (``ui.py``: static files, never need a key)
 ``GET  /v1/me``                    reader  ``{"name", "role", "collections", "groups"}``
 ``GET  /v1/collections``           reader  ``{"data": [{"name", "version", "documents", "chunks"}]}``
 ``GET  /v1/models``                reader  strategies as OpenAI models (``STRATEGY@COLLECTION`` with several)
@@ -42,6 +43,7 @@ from ragtune.serve.guard import Guard
 from ragtune.serve.keys import Authenticator, KeyStore
 from ragtune.serve.schemas import AskRequest, ChatCompletionRequest, SearchRequest
 from ragtune.serve.settings import ServeSettings
+from ragtune.serve.ui import mount_ui
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
@@ -80,6 +82,7 @@ def create_app(
     app.state.ragtune = ctx
     install_error_handlers(app)
     app.add_middleware(Guard, authenticator=auth, body_limit=ctx.body_limit)
+    mount_ui(app)  # GET / and /ui/*: the web UI (static; needs no key)
     created = int(time.time())
     multi = len(collections) > 1
 
