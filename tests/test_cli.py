@@ -213,10 +213,32 @@ def test_acl_on_ingest_and_reading_as_groups(cli: CLI, docs: Path) -> None:
 
     assert "no document 'hr/salaries.md'" in cli.fails("kb", "show", "hr/salaries.md", "--as-groups", "sales")
     assert [h[:2] for h in cli.json("kb", "show", "hr/salaries.md", "--as-groups", "hr")["history"]] == [[1, None]]
-    log = cli.json("kb", "log", "--as-groups", "ops")  # ops reads the public documents, until billing's acl
-    assert [(v["version"], v["added"], v["updated"], v["removed"]) for v in log] == [(2, 0, 0, 2), (1, 3, 0, 0)]
+    # ops reads the public documents; billing's acl today closes billing at version 1 too (the current acl governs)
+    log = cli.json("kb", "log", "--as-groups", "ops")
+    assert [(v["version"], v["added"], v["updated"], v["removed"]) for v in log] == [(2, 0, 0, 0), (1, 1, 0, 0)]
     assert cli.json("kb", "diff", "1", "2", "--as-groups", "sales")["changed"] == [
         "billing/plans.md",
         "billing/refunds.md",
     ]
     assert cli.json("kb", "diff", "1", "2", "--text", "billing/plans.md")["diff"] == ""  # text unchanged: acl only
+
+
+def test_training_data_leaves_restricted_documents_out_unless_asked(cli: CLI, docs: Path, tmp_path: Path) -> None:
+    """A fine-tuned model can repeat its training text to anyone who may query it: by default only documents
+    everyone may read become training data."""
+    (docs / "hr").mkdir()
+    (docs / "faq.md").write_text("# FAQ\n\n## How do I reset my password?\n\nUse the link on the sign-in page.\n")
+    (docs / "hr" / "faq.md").write_text(
+        "---\nacl: hr\n---\n# HR FAQ\n\n## How do I see my salary band?\n\nAsk the people team for the band sheet.\n"
+    )
+    cli.run("ingest", str(docs))
+    default = cli.json("data", "build", "--out", str(tmp_path / "a.jsonl"))
+    assert default["restricted_skipped"] == 1
+    docs_used = {json.loads(line)["metadata"]["doc_id"] for line in (tmp_path / "a.jsonl").read_text().splitlines()}
+    assert docs_used and not any(d.startswith("hr/") for d in docs_used)
+    hr = cli.json("data", "build", "--out", str(tmp_path / "b.jsonl"), "--as-groups", "hr")
+    every = cli.json("data", "build", "--out", str(tmp_path / "c.jsonl"), "--all-documents")
+    assert hr["restricted_skipped"] == 0 == every["restricted_skipped"]
+    assert "hr/faq.md" in (tmp_path / "c.jsonl").read_text() and every["examples"] > default["examples"]
+    both = ("--as-groups", "hr", "--all-documents")
+    assert "not both" in cli.fails("data", "build", "--out", str(tmp_path / "d.jsonl"), *both)

@@ -10,7 +10,15 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
-from ragtune.cli.common import emit_json, json_option, kb_option, open_kb, show_progress
+from ragtune.cli.common import (
+    access_for,
+    as_groups_option,
+    emit_json,
+    json_option,
+    kb_option,
+    open_kb,
+    show_progress,
+)
 from ragtune.config import LLMSettings, raw_config
 from ragtune.errors import ConfigError
 from ragtune.llm.base import Generator
@@ -188,6 +196,13 @@ def check(
     default=None,
     help="RAFT with --base: tokens kept free for the answer (default: [llm] max_new_tokens, else 256).",
 )
+@as_groups_option
+@click.option(
+    "--all-documents",
+    is_flag=True,
+    help="Include documents with an acl (restricted to some groups). Default: only documents everyone may read, "
+    "since a fine-tuned model can repeat its training text to anyone who may query it.",
+)
 @json_option
 def build(
     out: Path,
@@ -204,9 +219,14 @@ def build(
     seed: int,
     base: str | None,
     answer_tokens: int | None,
+    as_groups: str | None,
+    all_documents: bool,
     as_json: bool,
 ) -> None:
     """Synthesize question/answer training examples from the knowledge base's chunks.
+
+    Only documents everyone may read are used unless --as-groups (what those groups may read) or
+    --all-documents says otherwise: a fine-tuned model can repeat its training text to anyone who queries it.
 
     Without --model, pairs come from the documents' structure: FAQ questions, how-to headings, step lists,
     definitions. Each example records metadata {doc_id, chunk_id, kb_version, kind}. With --raft, each
@@ -220,8 +240,11 @@ def build(
     """
     from ragtune.tune.data.dataset import write_chat_jsonl
     from ragtune.tune.data.raft import build_raft
-    from ragtune.tune.data.synth import pair_examples, synthesize
+    from ragtune.tune.data.synth import TRAINING_READER, pair_examples, synthesize
 
+    if all_documents and as_groups is not None:
+        raise ConfigError("give --as-groups or --all-documents, not both")
+    access = access_for(None) if all_documents else TRAINING_READER if as_groups is None else access_for(as_groups)
     kb = open_kb(kb_path)
     generator = _generator(model)
     synthesis = synthesize(
@@ -231,7 +254,9 @@ def build(
         at=at,
         max_per_chunk=max_per_chunk,
         progress=_progress("synthesize", "chunk"),
+        access=access,
     )
+    withheld_docs = len(kb.documents(synthesis.version)) - len(kb.documents(synthesis.version, access=access))
     if not synthesis.pairs:
         raise ConfigError(f"no question/answer pairs found in {synthesis.chunks} chunks at version {synthesis.version}")
     if raft:
@@ -253,11 +278,12 @@ def build(
             count_tokens=count_tokens,
             budget=budget,
             progress=_progress("raft", "example"),
+            access=access,
         )
     else:
         examples = pair_examples(synthesis.pairs, system)
     n = write_chat_jsonl(out, examples)
-    summary = {"out": str(out), "examples": n, "raft": raft, **synthesis.as_dict()}
+    summary = {"out": str(out), "examples": n, "raft": raft, **synthesis.as_dict(), "restricted_skipped": withheld_docs}
     if as_json:
         emit_json(summary)
         return
@@ -265,6 +291,12 @@ def build(
     click.echo(f"Wrote {n} examples to {out} from {synthesis.chunks} chunks at version {synthesis.version} ({kinds}).")
     if generator is not None:
         click.echo(f"Skipped {synthesis.unparseable} unparseable outputs and {synthesis.rejected} rejected pairs.")
+    if withheld_docs:
+        who = "readable by everyone" if as_groups is None else f"readable by {as_groups}"
+        click.echo(
+            f"Used only documents {who}: {withheld_docs} restricted document(s) left out (--all-documents includes "
+            "them; a model trained on them can repeat them to anyone who queries it)."
+        )
 
 
 @data.command()

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ragtune.errors import ConfigError
+from ragtune.kb.acl import ALL, Access
 from ragtune.llm.prompts import (
     NOT_IN_SOURCES,
     PromptTemplates,
@@ -136,18 +137,20 @@ def build_raft(
     source_tokens: int | None = None,
     context: str = "passages",
     progress: Callable[[Iterable[QAPair]], Iterable[QAPair]] | None = None,
+    access: Access = ALL,
 ) -> list[ChatExample]:
     """RAFT examples for ``pairs`` (from :func:`ragtune.tune.data.synth.synthesize`) against ``kb`` at ``at``.
 
     Distractors are the top ``k`` passages ``kb.search`` returns for the question, minus the oracle chunk
     (and any passage with the same text); an example without the oracle gets ``k + 1``. Exactly
-    ``round(oracle_share * len(pairs))`` examples, chosen with ``seed``, keep the oracle.
+    ``round(oracle_share * len(pairs))`` examples, chosen with ``seed``, keep the oracle. Oracles and distractors
+    come only from documents ``access`` may read (pass the same one as to ``synthesize``).
     """
     if not 0.0 <= oracle_share <= 1.0:
         raise ConfigError(f"oracle share must be between 0 and 1, not {oracle_share}")
     if k < 0:
         raise ConfigError(f"the number of distractors must be ≥ 0, not {k}")
-    version, chunks = kb_chunks(kb, at)
+    version, chunks = kb_chunks(kb, at, access)
     by_id: dict[tuple[str, str], KBChunk] = {(c.doc_id, c.chunk_id): c for c in chunks}
     rng = random.Random(seed)
     keep = set(rng.sample(range(len(pairs)), round(oracle_share * len(pairs))))
@@ -161,7 +164,7 @@ def build_raft(
                 "build RAFT data from pairs made at the same version"
             )
         oracle = chunk.as_passage()
-        found = kb.search(pair.question, k=k + 5, at=version, mode=mode) if k else []
+        found = kb.search(pair.question, k=k + 5, at=version, mode=mode, access=access) if k else []
         others = [p for p in found if p.chunk_id != oracle.chunk_id and p.text.strip() != oracle.text.strip()]
         # Without the oracle, one more distractor takes its place: the number of passages must not give away
         # whether the answer is among them.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ragtune.kb.acl import ALL, Access
 from ragtune.llm.base import Generator
 from ragtune.search.passage import Passage
 from ragtune.tune.data.dataset import ChatExample
@@ -21,6 +22,11 @@ from ragtune.tune.data.similarity import normalize_text
 from ragtune.tune.data.structure import structural_pairs
 
 BATCH = 16  # chunks whose pairs a model writes in one batched generation
+
+# Who training data is built for by default: a caller with no groups, i.e. only the documents everyone may read. A
+# fine-tuned model can repeat its training text to anyone who may query it, so restricted documents (an ``acl``)
+# go into training data only when asked for (``ragtune data build --as-groups`` / ``--all-documents``).
+TRAINING_READER = Access("training-data", ())
 
 if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
@@ -117,11 +123,12 @@ class Synthesis:
         }
 
 
-def kb_chunks(kb: KnowledgeBase, at: int | None = None) -> tuple[int, list[KBChunk]]:
-    """The KB version (head when ``at`` is None) and its live chunks, by document id then position."""
+def kb_chunks(kb: KnowledgeBase, at: int | None = None, access: Access = ALL) -> tuple[int, list[KBChunk]]:
+    """The KB version (head when ``at`` is None) and the live chunks of the documents ``access`` may read, by
+    document id then position."""
     version = kb.store.check_version(at)
     out: list[KBChunk] = []
-    for doc_id in sorted(kb.store.live_docs(version)):
+    for doc_id in sorted(kb.documents(version, access=access)):
         info, passages = kb.store.document(doc_id, version)
         for p in passages:
             out.append(
@@ -164,13 +171,15 @@ def synthesize(
     at: int | None = None,
     max_per_chunk: int = 3,
     progress: Callable[[Iterable[KBChunk]], Iterable[KBChunk]] | None = None,
+    access: Access = ALL,
 ) -> Synthesis:
-    """Pairs from every live chunk at ``at``: by structure, or by ``generator`` when one is given.
+    """Pairs from every live chunk at ``at`` that ``access`` may read: by structure, or by ``generator``.
 
     A question already made from another chunk is dropped (overlapping chunks repeat text). ``progress``
-    wraps the chunk iterator (e.g. ``tqdm``).
+    wraps the chunk iterator (e.g. ``tqdm``). A model trained on the pairs can repeat their text to anyone who
+    may query it: ``ragtune data build`` passes :data:`TRAINING_READER` unless told otherwise.
     """
-    version, chunks = kb_chunks(kb, at)
+    version, chunks = kb_chunks(kb, at, access)
     result = Synthesis([], version, len(chunks), method or ("structure" if generator is None else "model"))
     boiler = boilerplate_lines(chunks)
     seen: set[str] = set()
