@@ -95,6 +95,8 @@ def test_chat_streams_a_cited_answer_and_opens_the_citation(ui: Any, server: Any
     expect(mark).to_have_count(1)
     expect(mark).to_contain_text("$14")
     expect(dialog.locator(".passage.cited")).to_have_attribute("data-start", re.compile(r"^\d+$"))
+    # The passage keeps its line breaks: the pricing table reads row by row, not as one run-on line.
+    expect(mark).to_contain_text(re.compile(r"\|\n\| Team \|"), use_inner_text=True)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     # Keyboard: the citation buttons are reachable and open the source with Enter.
