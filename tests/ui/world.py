@@ -5,7 +5,8 @@ training run, a real comparison, built from ``examples/helpcenter`` in a few sec
   "Team plan price increase" (so the diff page has a real text diff); a LoRA adapter ``style`` trained on the
   tiny model and registered in it (a run with a loss curve, a model with lineage and staleness), and one
   ``ragtune compare`` results folder (``results/help-compare``).
-- collection ``team``: the account articles (uploads and rollbacks happen here, not in ``help``).
+- collection ``team``: the account articles (uploads and rollbacks happen here, not in ``help``), plus
+  ``hr/payroll.md``, readable only by the access group ``hr`` (``acl: [hr]`` front matter; :data:`RESTRICTED`).
 
 Strategies: ``rag-extractive`` (no model), ``base`` and ``rag`` (the tiny model), ``ft`` (the tiny model +
 the ``style`` adapter, from ``ragtune.toml`` in ``root``).
@@ -26,6 +27,19 @@ REPO = Path(__file__).resolve().parents[2]
 HELPCENTER = REPO / "examples" / "helpcenter"
 CHANGE = HELPCENTER / "changes" / "01-team-price-increase"
 
+# A document of the ``team`` collection that only the group ``hr`` (and admins) may read; SECRETS are strings of
+# it that appear nowhere else, so a page showing any of them has leaked it.
+RESTRICTED = "hr/payroll.md"
+RESTRICTED_TEXT = """---
+acl: [hr]
+---
+# Payroll calendar
+
+Payroll runs on the 25th of each month through Quillbank. Salary changes approved after the 18th are paid
+the following month. The payroll export is protected by the passphrase OTTERFALL-7, rotated every quarter.
+"""
+SECRETS = ("Payroll calendar", "payroll.md", "Quillbank", "OTTERFALL-7", "25th of each month")
+
 
 @dataclass
 class World:
@@ -34,6 +48,8 @@ class World:
     team: KnowledgeBase
     results: Path
     model: str  # the tiny model, as a model spec
+    restricted: str = RESTRICTED  # team's document for the group hr only
+    secrets: tuple[str, ...] = SECRETS  # strings only that document holds
 
     def collections(self) -> dict[str, KnowledgeBase]:
         return {"help": self.help, "team": self.team}
@@ -101,6 +117,8 @@ def build(root: Path, *, embedder: Any, tiny_model: Path) -> World:
 
     team_docs = root / "team" / "docs"
     _copy(["account"], team_docs)
+    (team_docs / RESTRICTED).parent.mkdir(parents=True)
+    (team_docs / RESTRICTED).write_text(RESTRICTED_TEXT)
     team_kb = KnowledgeBase.open(root / "team" / ".ragtune", create=True, settings=Settings(), embedder=embedder)
     team_kb.ingest([team_docs], message="account articles")
 
