@@ -71,20 +71,35 @@ def _eval_set(path: Path, sections: list[str], n: int) -> Path:
     return path
 
 
-def _train_style(kb_dir: Path, tiny_model: Path, work: Path) -> None:
-    """A short LoRA run on the tiny model (answers in the help center's voice), registered as ``style``."""
+def train_style(
+    kb_dir: Path,
+    model: str,
+    work: Path,
+    *,
+    name: str = "style",
+    max_steps: int = 12,
+    learning_rate: float = 5e-3,
+    threads: int = 1,
+) -> None:
+    """A short LoRA run on ``model`` (a model spec; answers in the help center's voice), registered as ``name``."""
     from ragtune.tune.training.config import TrainConfig
     from ragtune.tune.training.train import train
 
     rows = [json.loads(line) for line in (HELPCENTER / "style.jsonl").read_text().splitlines() if line.strip()]
-    data = work / "style.jsonl"
+    data = work / f"{name}.jsonl"
     data.write_text(
         "".join(json.dumps({**r, "metadata": {**r.get("metadata", {}), "kb_version": 1}}) + "\n" for r in rows[:32])
     )
     config = TrainConfig().replace(
-        max_steps=12, batch_size=8, max_length=128, learning_rate=5e-3, threads=1, save_steps=1000, lora_dropout=0.0
+        max_steps=max_steps,
+        batch_size=8,
+        max_length=128,
+        learning_rate=learning_rate,
+        threads=threads,
+        save_steps=1000,
+        lora_dropout=0.0,
     )
-    train(data, f"hf:{tiny_model}", config, name="style", kb_dir=kb_dir, quiet=True)
+    train(data, model, config, name=name, kb_dir=kb_dir, quiet=True)
 
 
 def _compare(kb_dir: Path, model: str, eval_path: Path, out: Path) -> None:
@@ -111,7 +126,7 @@ def build(root: Path, *, embedder: Any, tiny_model: Path) -> World:
     _copy(["billing", "security"], help_docs)
     help_kb = KnowledgeBase.open(root / "help" / ".ragtune", create=True, settings=Settings(), embedder=embedder)
     help_kb.ingest([help_docs], message="billing and security articles")
-    _train_style(Path(help_kb.path), tiny_model, root)
+    train_style(Path(help_kb.path), model, root)
     shutil.copytree(CHANGE / "docs", help_docs, dirs_exist_ok=True)
     help_kb.ingest([help_docs], message="Team plan price increase")
 
