@@ -51,7 +51,8 @@ def _save(page: Any, name: str, out: Path) -> Path:
     page.screenshot(path=str(path))
     # 256 colours: a UI has few, and the files shrink several-fold.
     Image.open(path).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
-    print(f"{path.relative_to(REPO)}: {path.stat().st_size // 1024} KiB")
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    print(f"{shown}: {path.stat().st_size // 1024} KiB", flush=True)
     return path
 
 
@@ -143,7 +144,7 @@ def shoot(url: str, keys: dict[str, str], out: Path, chromium: str, *, strategy:
 
         page.get_by_label("Collection", exact=True).select_option("help")
         page.goto(f"{url}/#/training")
-        expect(page.locator("article.run")).to_be_visible()
+        expect(page.locator("article.run").first).to_be_visible()
         _save(page, "training", out)
 
         page.goto(f"{url}/#/comparisons")
@@ -179,10 +180,20 @@ def main() -> None:
     if args.model:
         from ragtune.llm.bundled import resolve_model
 
-        real = resolve_model(args.model)  # a bundled model from the user's cache, before RAGTUNE_HOME moves
+        real = resolve_model(args.model)  # a bundled model: converted into the user's cache (once)
     work = Path(tempfile.mkdtemp(prefix="ragtune-ui-shots-"))
     os.environ.setdefault("RAGTUNE_HOME", str(work / "home"))
     os.environ.setdefault("RAGTUNE_CACHE", str(work / "cache"))
+    if real is not None:
+        from ragtune.llm.bundled import bundled_name, cache_path
+
+        if (name := bundled_name(args.model)) is not None:
+            # The converted copy, seen from this run's RAGTUNE_HOME: the model keeps its short name in the UI.
+            link = cache_path(name)
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(Path(real.removeprefix("hf:")), target_is_directory=True)
+            real = args.model
 
     import torch
 
