@@ -1,10 +1,17 @@
 """Screenshots of every page of the web UI for docs/ui.md, taken the way the browser tests run it.
 
-    .venv/bin/python scripts/ui_screenshots.py            # → docs/ui/*.png (1200×800, 256 colours)
+    .venv/bin/python scripts/ui_screenshots.py                   # → docs/ui/*.png (1200×800, 256 colours)
+    .venv/bin/python scripts/ui_screenshots.py --model smollm2   # chat and side by side answered by SmolLM2
 
 Builds the browser tests' world (``tests/ui/world.py``: two collections from examples/helpcenter, a real
 LoRA run on the tiny model, a real comparison), starts the server on 127.0.0.1 with three keys, and drives
 Debian's Chromium (``/usr/bin/chromium``) through each page as the admin. Offline; about a minute on two cores.
+
+With ``--model`` (a model spec or a bundled name such as ``smollm2``, SmolLM2-135M-Instruct) the strategies
+``base`` and ``rag`` answer with that model (at most ``--max-tokens`` tokens), the chat pages ask ``rag``, and
+``ft`` is that model with a LoRA adapter trained for ``--ft-steps`` steps on the help center's style set
+(registered as ``style-real``; 0: no ``ft`` strategy). The training and comparison pages still show the tiny
+model's run and comparison. A few minutes on two cores.
 """
 
 from __future__ import annotations
@@ -44,11 +51,13 @@ def _save(page: Any, name: str, out: Path) -> Path:
     page.screenshot(path=str(path))
     # 256 colours: a UI has few, and the files shrink several-fold.
     Image.open(path).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
-    print(f"{path.relative_to(REPO)}: {path.stat().st_size // 1024} KiB")
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    print(f"{shown}: {path.stat().st_size // 1024} KiB", flush=True)
     return path
 
 
-def shoot(url: str, keys: dict[str, str], out: Path, chromium: str) -> None:
+def shoot(url: str, keys: dict[str, str], out: Path, chromium: str, *, strategy: str = "rag-extractive") -> None:
+    """Every page, as the admin; the chat pages ask ``strategy``."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -71,17 +80,19 @@ def shoot(url: str, keys: dict[str, str], out: Path, chromium: str) -> None:
         _save(page, "signin", out)
 
         sign_in(page, "ada")
-        page.get_by_label("Strategy", exact=True).select_option("rag-extractive")
+        page.get_by_label("Strategy", exact=True).select_option(strategy)
         box = page.get_by_label(re.compile("^Message"))
         box.fill("Do you offer refunds if we cancel an annual plan?")
         box.press("Enter")
-        expect(page.locator("li.turn.done")).to_have_count(1, timeout=60_000)
+        expect(page.locator("li.turn.done")).to_have_count(1, timeout=300_000)
         box.fill(QUESTION)
         box.press("Enter")
-        expect(page.locator("li.turn.done")).to_have_count(2, timeout=60_000)
+        expect(page.locator("li.turn.done")).to_have_count(2, timeout=300_000)
         page.locator("li.turn.done").last.scroll_into_view_if_needed()
         _save(page, "chat", out)
-        page.locator("li.turn.done").last.locator("button.cite").first.click()
+        # The citation: the passage the answer cites, else (a model that cites nothing) its first source.
+        cited = page.locator("li.turn.done").last.locator("button.cite, ol.citations button")
+        cited.first.click()
         expect(page.locator("dialog#source mark")).to_be_visible()
         _save(page, "citation", out)
         page.keyboard.press("Escape")
@@ -93,7 +104,7 @@ def shoot(url: str, keys: dict[str, str], out: Path, chromium: str) -> None:
             b.check()
         page.get_by_label("Question", exact=True).fill(QUESTION)
         page.get_by_role("button", name="Ask all").click()
-        expect(page.locator("section.column.done")).to_have_count(boxes.count(), timeout=120_000)
+        expect(page.locator("section.column.done")).to_have_count(boxes.count(), timeout=600_000)
         _save(page, "side-by-side", out)
 
         page.goto(f"{url}/#/kb")
@@ -133,7 +144,7 @@ def shoot(url: str, keys: dict[str, str], out: Path, chromium: str) -> None:
 
         page.get_by_label("Collection", exact=True).select_option("help")
         page.goto(f"{url}/#/training")
-        expect(page.locator("article.run")).to_be_visible()
+        expect(page.locator("article.run").first).to_be_visible()
         _save(page, "training", out)
 
         page.goto(f"{url}/#/comparisons")
@@ -143,10 +154,11 @@ def shoot(url: str, keys: dict[str, str], out: Path, chromium: str) -> None:
 
         narrow = tab(400, 800)
         sign_in(narrow, "ada")
+        narrow.get_by_label("Strategy", exact=True).select_option(strategy)
         box = narrow.get_by_label(re.compile("^Message"))
         box.fill(QUESTION)
         box.press("Enter")
-        expect(narrow.locator("li.turn.done")).to_have_count(1, timeout=60_000)
+        expect(narrow.locator("li.turn.done")).to_have_count(1, timeout=300_000)
         _save(narrow, "narrow-chat", out)
         browser.close()
 
@@ -155,15 +167,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--chromium", default=os.environ.get("RAGTUNE_CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--model", help="answer base, rag and ft with this model (e.g. smollm2), not the tiny one")
+    parser.add_argument("--max-tokens", type=int, default=48, help="with --model: answer length  [48]")
+    parser.add_argument("--ft-steps", type=int, default=12, help="with --model: LoRA steps for ft (0: no ft)  [12]")
     args = parser.parse_args()
     if not os.access(args.chromium, os.X_OK):
         sys.exit(f"no Chromium at {args.chromium}: sudo apt-get install -y chromium chromium-driver (or make browser)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    real = None
+    if args.model:
+        from ragtune.llm.bundled import resolve_model
+
+        real = resolve_model(args.model)  # a bundled model: converted into the user's cache (once)
     work = Path(tempfile.mkdtemp(prefix="ragtune-ui-shots-"))
     os.environ.setdefault("RAGTUNE_HOME", str(work / "home"))
     os.environ.setdefault("RAGTUNE_CACHE", str(work / "cache"))
+    if real is not None:
+        from ragtune.llm.bundled import bundled_name, cache_path
+
+        if (name := bundled_name(args.model)) is not None:
+            # The converted copy, seen from this run's RAGTUNE_HOME: the model keeps its short name in the UI.
+            link = cache_path(name)
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(Path(real.removeprefix("hf:")), target_is_directory=True)
+            real = args.model
 
     import torch
 
@@ -174,7 +204,22 @@ def main() -> None:
 
     torch.set_num_threads(1)
     tiny = build_tiny_model(work / "tiny", train_steps=60, corpus=REPO / "examples" / "helpcenter" / "docs", seed=0)
-    world = _world().build(work / "world", embedder=load_embedder(), tiny_model=tiny)
+    world_module = _world()
+    world = world_module.build(work / "world", embedder=load_embedder(), tiny_model=tiny)
+    strategy = "rag-extractive"
+    if real is not None:
+        strategy = "rag"
+        toml = f"[llm]\nmax_new_tokens = {args.max_tokens}\n"
+        if args.ft_steps > 0:
+            world_module.train_style(
+                Path(world.help.path), real, work, name="style-real", max_steps=args.ft_steps, learning_rate=1e-3
+            )
+            toml += (
+                f'\n[strategies.ft]\ngenerator = "ft:style-real"\nmax_new_tokens = {args.max_tokens}\n'
+                f'description = "{args.model} fine-tuned on the help center\'s voice ({args.ft_steps} LoRA steps)"\n'
+            )
+        (world.root / "ragtune.toml").write_text(toml)
+        world.model = real
     args.out.mkdir(parents=True, exist_ok=True)
     os.chdir(world.root)  # the world's ragtune.toml declares the ft strategy
     try:
@@ -185,7 +230,7 @@ def main() -> None:
             model=world.model,
             mcp=False,
         ) as srv:
-            shoot(srv.url, srv.keys, args.out, args.chromium)
+            shoot(srv.url, srv.keys, args.out, args.chromium, strategy=strategy)
     finally:
         world.close()
 

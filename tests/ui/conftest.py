@@ -26,7 +26,8 @@ INSTALL = (
 KEYS = {
     "ada": "admin",
     "erin": {"role": "editor", "collections": ["help", "team"]},
-    "rita": {"role": "reader", "collections": ["help", "team"]},
+    "rita": {"role": "reader", "collections": ["help", "team"]},  # no groups: reads only what everyone may
+    "hana": {"role": "reader", "collections": ["team"], "groups": ["hr"]},  # reads team's hr/payroll.md too
 }
 DESKTOP = {"width": 1200, "height": 800}
 

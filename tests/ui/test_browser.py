@@ -1,7 +1,8 @@
 """The web UI in a real browser (headless Debian Chromium) against a real server on 127.0.0.1.
 
 Flows of issue 12: sign in, ask and see a streamed cited answer, open a citation, run side by side, upload a file
-and see it searchable, see a diff, roll back as admin and be refused as reader; plus the training and comparison
+and see it searchable, see a diff, roll back as admin and be refused as reader, a document restricted to one
+access group shown only to that group; plus the training and comparison
 pages, labelled controls, keyboard use and a 400 px wide window. Tests run in file order: the upload and the
 rollback write to the ``team`` collection, nothing writes to ``help``.
 """
@@ -95,6 +96,8 @@ def test_chat_streams_a_cited_answer_and_opens_the_citation(ui: Any, server: Any
     expect(mark).to_have_count(1)
     expect(mark).to_contain_text("$14")
     expect(dialog.locator(".passage.cited")).to_have_attribute("data-start", re.compile(r"^\d+$"))
+    # The passage keeps its line breaks: the pricing table reads row by row, not as one run-on line.
+    expect(mark).to_contain_text(re.compile(r"\|\n\| Team \|"), use_inner_text=True)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     # Keyboard: the citation buttons are reachable and open the source with Enter.
@@ -139,6 +142,60 @@ def test_side_by_side_answers_in_parallel_columns(ui: Any) -> None:
     expect(base).to_contain_text("No citations.")  # closed book
     extractive = page.locator('section.column[data-model="rag-extractive"]')
     expect(extractive.locator("ol.citations li").first).to_contain_text("Plans")
+
+
+def test_a_restricted_document_is_shown_only_to_its_group(ui: Any, world: Any) -> None:
+    """team's hr/payroll.md (``acl: [hr]``): hana (group hr) finds it in the list, by search and in a chat answer;
+    rita (no groups) does not, and nothing of it reaches her page or her browser."""
+    question = "When does payroll run each month?"
+
+    def visit(name: str) -> tuple[Any, list[Any]]:
+        tab = ui()
+        responses: list[Any] = []
+        tab.page.on("response", lambda r: responses.append(r) if "/v1/" in r.url else None)
+        page = tab.sign_in(name, "kb")
+        tab.collection("team")
+        expect(page.locator("#doc-count")).to_contain_text("documents at version")
+        return page, responses
+
+    def search_and_ask(page: Any) -> Any:
+        page.get_by_label("Search documents", exact=True).fill("payroll")
+        page.get_by_label("Search documents", exact=True).press("Enter")
+        expect(page.locator("#doc-count")).to_contain_text(re.compile(r"^\d+ of \d+ documents"))
+        found = page.locator("#doc-count").inner_text()
+        page.goto(f"{page.url.split('#')[0]}#/chat")
+        page.get_by_label("Strategy", exact=True).select_option("rag-extractive")
+        page.get_by_label(re.compile("^Message")).fill(question)
+        page.get_by_role("button", name="Send").click()
+        turn = page.locator("li.turn.done").last
+        expect(turn).to_be_visible(timeout=30_000)
+        return found, turn
+
+    page, _ = visit("hana")
+    expect(page.locator("table.docs")).to_contain_text(world.restricted)
+    expect(page.locator("table.docs tr", has_text=world.restricted)).to_contain_text("hr")
+    assert "hr" in page.locator("#doc-acl option").evaluate_all("os => os.map((o) => o.value)")
+    found, turn = search_and_ask(page)
+    assert found.startswith("1 of 1 documents"), found
+    expect(turn.locator(".answer-text")).to_contain_text("25th of each month")
+    expect(turn.locator("ol.citations")).to_contain_text("Payroll calendar")
+
+    page, responses = visit("rita")
+    expect(page.locator("table.docs")).not_to_contain_text(world.restricted)
+    assert "hr" not in page.locator("#doc-acl option").evaluate_all("os => os.map((o) => o.value)")
+    found, turn = search_and_ask(page)
+    assert found.startswith("0 of 0 documents"), found
+    expect(turn.locator(".answer-text")).not_to_contain_text("25th")
+    expect(turn.locator(".answer-text")).to_contain_text("couldn't find an answer")
+    expect(turn).to_contain_text("No citations.")
+    seen = page.content() + page.evaluate("document.body.innerText")
+    for secret in world.secrets:
+        assert secret not in seen, f"rita's page shows {secret!r} of the restricted {world.restricted}"
+    assert responses
+    for r in responses:
+        body = r.text()
+        leaked = [s for s in world.secrets if s in body]
+        assert not leaked, f"{r.url} sent rita {leaked} of the restricted {world.restricted}"
 
 
 def test_upload_shows_progress_errors_and_the_file_becomes_searchable(ui: Any) -> None:

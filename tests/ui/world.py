@@ -5,7 +5,8 @@ training run, a real comparison, built from ``examples/helpcenter`` in a few sec
   "Team plan price increase" (so the diff page has a real text diff); a LoRA adapter ``style`` trained on the
   tiny model and registered in it (a run with a loss curve, a model with lineage and staleness), and one
   ``ragtune compare`` results folder (``results/help-compare``).
-- collection ``team``: the account articles (uploads and rollbacks happen here, not in ``help``).
+- collection ``team``: the account articles (uploads and rollbacks happen here, not in ``help``), plus
+  ``hr/payroll.md``, readable only by the access group ``hr`` (``acl: [hr]`` front matter; :data:`RESTRICTED`).
 
 Strategies: ``rag-extractive`` (no model), ``base`` and ``rag`` (the tiny model), ``ft`` (the tiny model +
 the ``style`` adapter, from ``ragtune.toml`` in ``root``).
@@ -26,6 +27,19 @@ REPO = Path(__file__).resolve().parents[2]
 HELPCENTER = REPO / "examples" / "helpcenter"
 CHANGE = HELPCENTER / "changes" / "01-team-price-increase"
 
+# A document of the ``team`` collection that only the group ``hr`` (and admins) may read; SECRETS are strings of
+# it that appear nowhere else, so a page showing any of them has leaked it.
+RESTRICTED = "hr/payroll.md"
+RESTRICTED_TEXT = """---
+acl: [hr]
+---
+# Payroll calendar
+
+Payroll runs on the 25th of each month through Quillbank. Salary changes approved after the 18th are paid
+the following month. The payroll export is protected by the passphrase OTTERFALL-7, rotated every quarter.
+"""
+SECRETS = ("Payroll calendar", "payroll.md", "Quillbank", "OTTERFALL-7", "25th of each month")
+
 
 @dataclass
 class World:
@@ -34,6 +48,8 @@ class World:
     team: KnowledgeBase
     results: Path
     model: str  # the tiny model, as a model spec
+    restricted: str = RESTRICTED  # team's document for the group hr only
+    secrets: tuple[str, ...] = SECRETS  # strings only that document holds
 
     def collections(self) -> dict[str, KnowledgeBase]:
         return {"help": self.help, "team": self.team}
@@ -55,20 +71,35 @@ def _eval_set(path: Path, sections: list[str], n: int) -> Path:
     return path
 
 
-def _train_style(kb_dir: Path, tiny_model: Path, work: Path) -> None:
-    """A short LoRA run on the tiny model (answers in the help center's voice), registered as ``style``."""
+def train_style(
+    kb_dir: Path,
+    model: str,
+    work: Path,
+    *,
+    name: str = "style",
+    max_steps: int = 12,
+    learning_rate: float = 5e-3,
+    threads: int = 1,
+) -> None:
+    """A short LoRA run on ``model`` (a model spec; answers in the help center's voice), registered as ``name``."""
     from ragtune.tune.training.config import TrainConfig
     from ragtune.tune.training.train import train
 
     rows = [json.loads(line) for line in (HELPCENTER / "style.jsonl").read_text().splitlines() if line.strip()]
-    data = work / "style.jsonl"
+    data = work / f"{name}.jsonl"
     data.write_text(
         "".join(json.dumps({**r, "metadata": {**r.get("metadata", {}), "kb_version": 1}}) + "\n" for r in rows[:32])
     )
     config = TrainConfig().replace(
-        max_steps=12, batch_size=8, max_length=128, learning_rate=5e-3, threads=1, save_steps=1000, lora_dropout=0.0
+        max_steps=max_steps,
+        batch_size=8,
+        max_length=128,
+        learning_rate=learning_rate,
+        threads=threads,
+        save_steps=1000,
+        lora_dropout=0.0,
     )
-    train(data, f"hf:{tiny_model}", config, name="style", kb_dir=kb_dir, quiet=True)
+    train(data, model, config, name=name, kb_dir=kb_dir, quiet=True)
 
 
 def _compare(kb_dir: Path, model: str, eval_path: Path, out: Path) -> None:
@@ -95,12 +126,14 @@ def build(root: Path, *, embedder: Any, tiny_model: Path) -> World:
     _copy(["billing", "security"], help_docs)
     help_kb = KnowledgeBase.open(root / "help" / ".ragtune", create=True, settings=Settings(), embedder=embedder)
     help_kb.ingest([help_docs], message="billing and security articles")
-    _train_style(Path(help_kb.path), tiny_model, root)
+    train_style(Path(help_kb.path), model, root)
     shutil.copytree(CHANGE / "docs", help_docs, dirs_exist_ok=True)
     help_kb.ingest([help_docs], message="Team plan price increase")
 
     team_docs = root / "team" / "docs"
     _copy(["account"], team_docs)
+    (team_docs / RESTRICTED).parent.mkdir(parents=True)
+    (team_docs / RESTRICTED).write_text(RESTRICTED_TEXT)
     team_kb = KnowledgeBase.open(root / "team" / ".ragtune", create=True, settings=Settings(), embedder=embedder)
     team_kb.ingest([team_docs], message="account articles")
 

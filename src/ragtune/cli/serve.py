@@ -135,6 +135,9 @@ def serve(
     and model="rag-extractive@hr". Keys: ragtune keys create --name NAME --role reader|editor|admin.
     Also: GET /v1/collections, /v1/documents, /v1/versions, /v1/diff, POST /v1/search, /v1/ask,
     /v1/uploads, MCP at /mcp, GET /healthz. A non-loopback --host needs keys.
+    The web UI is at http://HOST:PORT/ (chat, side by side, knowledge base with
+    upload, diff and rollback, training runs, comparisons): open it and sign in
+    with a key. See docs/ui.md.
     """
     import dataclasses
 

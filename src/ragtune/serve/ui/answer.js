@@ -76,6 +76,13 @@ export function metaLine(result) {
   );
 }
 
+// Text most of whose lines are Markdown table rows ("| a | b |"): shown in a monospace font so columns line up.
+export function isTabular(text) {
+  const lines = (text || "").split("\n").filter((l) => l.trim());
+  const rows = lines.filter((l) => /^\s*\|.*\|\s*$/.test(l));
+  return rows.length >= 2 && rows.length * 2 >= lines.length;
+}
+
 const norm = (t) => (t || "").replace(/\s+/g, " ").trim();
 
 // The passage of a document that a citation quotes: same text, or the one containing (or contained in) it.
@@ -135,6 +142,7 @@ export function documentView(doc, cited = -1) {
       "data-start": p.start,
       "data-end": p.end,
     });
+    if (isTabular(p.text)) para.classList.add("tabular");
     if (i === cited) {
       para.classList.add("cited");
       para.append(h("mark", { text: p.text }));
