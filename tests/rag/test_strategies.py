@@ -63,3 +63,21 @@ def test_a_strategy_declares_what_it_takes(hash_embedder: Any, hermetic: Path) -
     with pytest.raises(TypeError, match="unknown query field"):
         strategies[DEFAULT_STRATEGY].ask("hi", top_k=3)
     kb.close()
+
+
+def test_a_configured_strategy_starts_from_its_generators_measured_defaults(hermetic: Path) -> None:
+    """``[strategies.NAME] generator = "smollm2"`` gets what ``--model smollm2`` gives the built-in rag (its
+    measured prompt layout, source budget, k), closed book only the decoding defaults; the table's keys win."""
+    from ragtune.llm.defaults import defaults_for
+
+    measured = defaults_for("smollm2")
+    table = {"rag-small": {"generator": "smollm2"}, "closed": {"generator": "smollm2", "retrieve": False}}
+    table["wide"] = {"generator": "smollm2", "k": 9}
+    specs = strategy_specs({"strategies": table})
+    builtin = strategy_specs({}, model="smollm2")["rag"]
+    for key in ("k", "template", "source_tokens", "max_new_tokens"):
+        if key in measured:
+            assert getattr(specs["rag-small"], key) == getattr(builtin, key) == measured[key]
+    assert specs["wide"].k == 9
+    assert specs["closed"].template is None and specs["closed"].source_tokens is None
+    assert specs["closed"].max_new_tokens == measured.get("max_new_tokens", 256)

@@ -346,8 +346,21 @@ def strategy_specs(
     for name, table in (config.get("strategies") or {}).items():
         if not isinstance(table, dict):
             raise ConfigError(f"[strategies.{name}] must be a table")
-        specs[name] = StrategySpec.from_table(name, table)
+        specs[name] = StrategySpec.from_table(name, _table_with_model_defaults(table, config, kb_dir))
     return specs
+
+
+def _table_with_model_defaults(table: dict[str, Any], config: dict[str, Any], kb_dir: Any) -> dict[str, Any]:
+    """A ``[strategies.NAME]`` table on top of its generator's measured defaults, as the built-ins get them: the
+    retrieval and prompt defaults when it retrieves, the decoding ones only when it answers closed book. The
+    generator may be ``ft:NAME`` (its base model's defaults). Keys set in the table win."""
+    generator = table.get("generator")
+    if not isinstance(generator, str) or not generator:
+        return table
+    defaults = with_model_defaults(base_model_of(generator, kb_dir) if kb_dir is not None else generator, config, {})
+    if not table.get("retrieve", True):
+        defaults = {k: v for k, v in defaults.items() if k in DECODING_KEYS}
+    return {**defaults, **table}
 
 
 DECODING_KEYS = ("max_new_tokens", "no_repeat_ngram_size", "repetition_penalty")
