@@ -232,7 +232,7 @@ def main() -> None:
             "errors_total": sum(r["errors"] for r in rows),
             "met": search["p99_ms"] < TARGET_SEARCH_P99_MS and all(r["errors"] == 0 for r in rows),
         },
-        command=f"/tmp/exp/bench.sh .venv/bin/python benchmarks/load.py {' '.join(sys.argv[1:])}".strip(),
+        command=f".venv/bin/python benchmarks/load.py {' '.join(sys.argv[1:])}".strip(),
     )
 
 
