@@ -46,3 +46,64 @@ def table_blocks(rows: Sequence[Sequence[str]], group: str) -> list[Block]:
     lines = ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in cleaned]
     lines.insert(1, "|" + " --- |" * width)
     return [Block(line, group) for line in lines]
+
+
+# A long table (a spreadsheet) is written as consecutive tables of at most this many characters, each
+# starting with the header row, so whichever chunk a row lands in carries the column names. The chunker
+# keeps ``chunk.text == document.text[start:end]``, so the repetition has to be in the text itself. About
+# 150 tokens of English-ish cells: a part fits the default 200-token chunk whole.
+TABLE_PART_CHARS = 600
+
+
+def long_table_blocks(rows: Sequence[Sequence[str]], group: str, max_chars: int = TABLE_PART_CHARS) -> list[Block]:
+    """Like :func:`table_blocks` (first row = header), but cut into parts of whole rows, each part at most
+    ``max_chars`` long where a row allows and each starting with the header row and its separator. Parts
+    are separate blocks (a blank line between them)."""
+    lines = [b.text for b in table_blocks(rows, group)]
+    if len(lines) <= 2:
+        return [Block(line, group) for line in lines]
+    head, body = lines[:2], lines[2:]
+    head_len = sum(len(line) + 1 for line in head)
+    blocks: list[Block] = []
+    part: list[str] = []
+    size = head_len
+    n_part = 0
+
+    def close() -> None:
+        nonlocal n_part
+        n_part += 1
+        blocks.extend(Block(line, f"{group}.{n_part}") for line in [*head, *part])
+
+    for line in body:
+        if part and size + len(line) + 1 > max_chars:
+            close()
+            part, size = [], head_len
+        part.append(line)
+        size += len(line) + 1
+    close()
+    return blocks
+
+
+def cell_text(value: object) -> str:
+    """A spreadsheet cell's value as text: empty for None, ``3`` for 3.0, ISO 8601 for dates."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return str(isoformat())
+    return str(value)
+
+
+def trim_rows(rows: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Rows without their trailing empty cells, and without empty rows at the end."""
+    out = [list(row) for row in rows]
+    for row in out:
+        while row and not row[-1].strip():
+            row.pop()
+    while out and not out[-1]:
+        out.pop()
+    return out

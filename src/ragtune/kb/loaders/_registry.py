@@ -22,7 +22,7 @@ class Loader(Protocol):
     def __call__(self, path: Path, opts: LoadOptions, /) -> list[Document]: ...
 
 
-# The built-in parsers import their libraries (bs4, pypdf, python-docx: ~0.2 s together) when a file of
+# The built-in parsers import their libraries (bs4, pypdf, python-docx, python-pptx, openpyxl) when a file of
 # their kind is first loaded, not when ragtune is imported: a CLI command that reads no file never pays.
 # Module-level functions, so they pickle by name into the loader worker.
 
@@ -69,6 +69,36 @@ def load_jsonl(path: Path, opts: LoadOptions, /) -> list[Document]:
     return load(path, opts)
 
 
+def load_pptx(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._pptx import load_pptx as load
+
+    return load(path, opts)
+
+
+def load_xlsx(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._sheets import load_xlsx as load
+
+    return load(path, opts)
+
+
+def load_csv(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._sheets import load_csv as load
+
+    return load(path, opts)
+
+
+def load_epub(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._epub import load_epub as load
+
+    return load(path, opts)
+
+
+def load_eml(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._email import load_eml as load
+
+    return load(path, opts)
+
+
 _BUILTIN: dict[str, Loader] = {
     ".md": load_markdown,
     ".markdown": load_markdown,
@@ -79,6 +109,13 @@ _BUILTIN: dict[str, Loader] = {
     ".docx": load_docx,
     ".jsonl": load_jsonl,
     ".json": load_json,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
+    ".xlsm": load_xlsx,
+    ".csv": load_csv,
+    ".tsv": load_csv,
+    ".epub": load_epub,
+    ".eml": load_eml,
 }
 _loaders: dict[str, Loader] = dict(_BUILTIN)
 _lock = threading.Lock()
