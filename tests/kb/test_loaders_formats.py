@@ -19,9 +19,12 @@ import pytest
 from fpdf import FPDF
 from pptx.util import Inches
 
+from ragtune.config import Settings
+from ragtune.embed import Embedder
 from ragtune.errors import LoaderError
 from ragtune.kb.chunking import ChunkingOptions, chunk_document
 from ragtune.kb.loaders import LoadOptions, load_all, load_file
+from ragtune.knowledge_base import KnowledgeBase
 
 OPTS = LoadOptions(timeout_s=None)
 
@@ -322,3 +325,47 @@ def test_eml_runs_in_the_loader_worker_with_a_timeout(tmp_path: Path) -> None:
     """The default path: the parse (attachments included) runs in the forked worker."""
     [doc] = load_file(make_eml(tmp_path / "w.eml", tmp_path), LoadOptions(timeout_s=20))
     assert "4.2 million euros" in doc.text
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+
+def test_ingest_and_search_find_facts_in_notes_cells_and_attachments(tmp_path: Path, embedder: Embedder) -> None:
+    """A real KB (SQLite, all-MiniLM-L6-v2): a fact only in a slide's speaker notes, one only in a spreadsheet
+    cell, one only in a PDF attached to an e-mail; a broken deck beside them is reported, not fatal."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    make_pptx(root / "review.pptx")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Warehouses"
+    sheet.append(["Warehouse", "City", "Forklifts"])
+    for n in range(60):
+        sheet.append([f"W{n:02d}", f"Town {n}", n % 7])
+    sheet.append(["W99", "Reykjavik", 314])
+    book.save(root / "inventory.xlsx")
+    make_eml(root / "board.eml", tmp_path)
+    make_epub(root / "novel.epub")
+    (root / "broken.pptx").write_bytes(b"PK\x03\x04 not a deck")
+    (root / "notes.md").write_text("# Misc\n\nThe cafeteria opens at eight.\n", encoding="utf-8")
+
+    kb = KnowledgeBase.open(tmp_path / ".ragtune", create=True, settings=Settings(), embedder=embedder)
+    try:
+        report = kb.ingest([root])
+        assert [Path(e.path).name for e in report.errors] == ["broken.pptx"]
+        assert sorted(report.added) == ["board.eml", "inventory.xlsx", "notes.md", "novel.epub", "review.pptx"]
+
+        hit = kb.search("Which office is opening in Zanzibar?", k=3)[0]
+        assert hit.doc_id == "review.pptx" and "Notes: Mention the Zanzibar office" in hit.text
+        assert hit.page == 1 and list(hit.heading_path) == ["Slide 1: Revenue"]
+
+        hits = kb.search("How many forklifts does the Reykjavik warehouse have?", k=3)
+        top = next(h for h in hits if "Reykjavik" in h.text)
+        assert top.doc_id == "inventory.xlsx" and hits.index(top) == 0
+        assert "| Warehouse | City | Forklifts |" in top.text and "| W99 | Reykjavik | 314 |" in top.text
+
+        hit = kb.search("What is the marketing budget?", k=3)[0]
+        assert hit.doc_id == "board.eml" and "4.2 million euros" in hit.text
+        assert "## Attachment: budget.pdf" in hit.text  # small sections are packed together with the mail's body
+    finally:
+        kb.close()
