@@ -103,9 +103,12 @@ def make_epub(path: Path, *, encrypted: bool = False, spine: tuple[str, ...] = (
         z.writestr("OEBPS/text/ch2.xhtml", chapter("Arrival", "She came to the island in May."))
         z.writestr("OEBPS/style.css", "p { margin: 0 }")
         if encrypted:
-            z.writestr("META-INF/encryption.xml", """<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container"
+            z.writestr(
+                "META-INF/encryption.xml",
+                """<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container"
   xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:CipherData>
-  <enc:CipherReference URI="OEBPS/text/ch1.xhtml"/></enc:CipherData></enc:EncryptedData></encryption>""")
+  <enc:CipherReference URI="OEBPS/text/ch1.xhtml"/></enc:CipherData></enc:EncryptedData></encryption>""",
+            )
     return path
 
 
@@ -164,7 +167,9 @@ def test_pptx_slides_are_sections_with_tables_notes_and_slide_numbers(tmp_path: 
     assert doc.page_at(doc.text.index("Zanzibar")) == 1
     assert doc.page_at(doc.text.index("Support")) == 2
     assert doc.page_at(doc.text.index("Questions?")) == 3
-    chunks = chunk_document(doc, count_tokens=lambda t: len(t.split()), options=ChunkingOptions(max_tokens=12, min_tokens=0))
+    chunks = chunk_document(
+        doc, count_tokens=lambda t: len(t.split()), options=ChunkingOptions(max_tokens=12, min_tokens=0)
+    )
     by_page = {c.page for c in chunks if "Support" in c.text}
     assert by_page == {2}
     assert any(c.heading_path == ("Slide 1: Revenue",) and "Zanzibar" in c.text for c in chunks)
@@ -218,10 +223,15 @@ def test_long_sheet_repeats_the_header_row_in_every_chunk(tmp_path: Path) -> Non
 def test_csv_dialects_encodings_and_errors(tmp_path: Path) -> None:
     plain = tmp_path / "staff.csv"
     with plain.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([["Name", "Role", "Note"], ["Zoë", "Lead", "likes, commas"], ["Bo", "Dev", "two\nlines"]])
+        csv.writer(f).writerows(
+            [["Name", "Role", "Note"], ["Zoë", "Lead", "likes, commas"], ["Bo", "Dev", "two\nlines"]]
+        )
     [doc] = load_file(plain, OPTS)
     assert doc.title == "staff" and doc.metadata["rows"] == 3
-    assert doc.text == "| Name | Role | Note |\n| --- | --- | --- |\n| Zoë | Lead | likes, commas |\n| Bo | Dev | two lines |"
+    assert (
+        doc.text
+        == "| Name | Role | Note |\n| --- | --- | --- |\n| Zoë | Lead | likes, commas |\n| Bo | Dev | two lines |"
+    )
 
     semi = tmp_path / "semi.csv"
     semi.write_bytes("Stadt;Einwohner\nMünchen;1500000\nKöln;1080000\n".encode("cp1252"))
@@ -280,7 +290,7 @@ def test_broken_and_encrypted_epubs_are_refused(tmp_path: Path) -> None:
     no_container = tmp_path / "nc.epub"
     with zipfile.ZipFile(no_container, "w") as z:
         z.writestr("mimetype", "application/epub+zip")
-    with pytest.raises(LoaderError, match="no META-INF/container.xml"):
+    with pytest.raises(LoaderError, match=r"no META-INF/container\.xml"):
         load_file(no_container, OPTS)
     with pytest.raises(LoaderError, match="no text in the book's spine"):
         load_file(make_epub(tmp_path / "nospine.epub", spine=()), OPTS)
@@ -319,6 +329,22 @@ def test_eml_html_body_and_refusals(tmp_path: Path) -> None:
     (tmp_path / "bare.eml").write_bytes(bytes(bare))
     with pytest.raises(LoaderError, match="no text in the message or its attachments"):
         load_file(tmp_path / "bare.eml", OPTS)
+
+
+def test_eml_forwarded_mail_is_loaded_as_an_attachment(tmp_path: Path) -> None:
+    inner = EmailMessage()
+    inner["Subject"] = "Original"
+    inner["From"] = "bob@example.com"
+    inner.set_content("The server room code is 4711.")
+    outer = EmailMessage()
+    outer["Subject"] = "Fwd: Original"
+    outer["From"] = "ada@example.com"
+    outer.set_content("See below.")
+    outer.add_attachment(inner)  # message/rfc822, no file name
+    (tmp_path / "fwd.eml").write_bytes(bytes(outer))
+    [doc] = load_file(tmp_path / "fwd.eml", OPTS)
+    assert doc.text == "See below.\n\n## Attachment: attachment-1.eml\n\nThe server room code is 4711."
+    assert doc.metadata["attachments"] == ["attachment-1.eml"]
 
 
 def test_eml_runs_in_the_loader_worker_with_a_timeout(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import email
 import re
 import tempfile
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from pathlib import Path, PurePath
 
 from bs4 import BeautifulSoup
@@ -51,6 +51,8 @@ def load_eml(path: Path, opts: LoadOptions) -> list[Document]:
     skipped: list[str] = []
     for n, attachment in enumerate(message.iter_attachments(), start=1):
         name = _SAFE_NAME.sub("_", PurePath(attachment.get_filename() or f"attachment-{n}").name) or f"attachment-{n}"
+        if attachment.get_content_type() == "message/rfc822" and not name.lower().endswith(".eml"):
+            name += ".eml"  # a forwarded mail usually has no file name
         suffix = PurePath(name).suffix.lower()
         if loader_for(Path(name)) is None:
             skipped.append(f"{name} (unsupported type '{suffix or attachment.get_content_type()}')")
@@ -79,7 +81,7 @@ def load_eml(path: Path, opts: LoadOptions) -> list[Document]:
     return [Document(id="", title=title, text="\n\n".join(parts), metadata=metadata)]
 
 
-def _part_text(part: EmailMessage) -> str:
+def _part_text(part: MIMEPart) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError):  # an unknown charset: read as UTF-8 with replacement characters
@@ -92,14 +94,13 @@ def _part_text(part: EmailMessage) -> str:
     return content.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def _attachment_text(attachment: EmailMessage, name: str, opts: LoadOptions) -> str:
+def _attachment_text(attachment: MIMEPart, name: str, opts: LoadOptions) -> str:
     """The attachment's text through its loader (in this process: we already are the loader worker)."""
     from ._parse import parse
 
-    if attachment.get_content_type() == "message/rfc822":
-        payload = attachment.get_payload()
-        inner = payload[0] if isinstance(payload, list) and payload else payload
-        data = inner.as_bytes() if isinstance(inner, EmailMessage) else b""
+    if attachment.get_content_type() == "message/rfc822":  # a forwarded mail: loaded as a .eml file
+        inner = attachment.get_content()
+        data = inner.as_bytes() if isinstance(inner, MIMEPart) else b""
     else:
         raw = attachment.get_payload(decode=True)
         data = raw if isinstance(raw, bytes) else b""

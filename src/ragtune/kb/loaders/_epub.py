@@ -48,10 +48,7 @@ def load_epub(path: Path, opts: LoadOptions) -> list[Document]:
             raise LoaderError(path, f"not a valid EPUB file (package file '{opf_path}' missing)")
         opf = _xml(book, opf_path, path)
         base = posixpath.dirname(opf_path)
-        manifest = {
-            item.get("id", ""): item
-            for item in opf.iterfind("opf:manifest/opf:item", _NS)
-        }
+        manifest = {item.get("id", ""): item for item in opf.iterfind("opf:manifest/opf:item", _NS)}
         chapters: list[str] = []
         for ref in opf.iterfind("opf:spine/opf:itemref", _NS):
             item = manifest.get(ref.get("idref", ""))

@@ -35,7 +35,9 @@ def load_pptx(path: Path, opts: LoadOptions) -> list[Document]:
     has_text = False
     for number, slide in enumerate(deck.slides, start=1):
         title_shape = slide.shapes.title
-        title = collapse_ws(title_shape.text_frame.text) if title_shape is not None and title_shape.has_text_frame else ""
+        title = (
+            collapse_ws(title_shape.text_frame.text) if title_shape is not None and title_shape.has_text_frame else ""
+        )
         first_title = first_title or title
         blocks = [Block(f"## Slide {number}: {title}" if title else f"## Slide {number}")]
         for shape in _shapes(slide.shapes):
