@@ -76,7 +76,8 @@ def ingest(
     as_json: bool,
     kb_path: Path | None,
 ) -> None:
-    """Add or update the documents in PATHS (files or folders, recursively): md, txt, html, pdf, docx, pptx, xlsx, csv, epub, eml, json(l).
+    """Add or update the documents in PATHS (files or folders, recursively): md, txt, html, pdf, docx,
+    pptx, xlsx, csv, epub, eml, json(l).
 
     Unchanged files are skipped; changed ones become new revisions; everything lands as one new version.
     Unreadable files are reported and skipped; the exit code is 1 then, unless --allow-errors.
