@@ -262,7 +262,7 @@ def test_broken_xlsx_is_refused_and_the_rest_of_the_ingest_goes_on(tmp_path: Pat
     (root / "empty.xlsx").write_bytes(b"")
     blank = openpyxl.Workbook()
     blank.save(root / "blank.xlsx")
-    results = {r.source.rel_id: r for r in load_all([root], LoadOptions(timeout_s=10))}
+    results = {r.source.rel_id: r for r in load_all([root], LoadOptions(timeout_s=120))}
     assert results["good.xlsx"].ok
     assert "not a valid XLSX file" in results["bad.xlsx"].error.reason  # type: ignore[union-attr]
     assert results["empty.xlsx"].error.reason == "empty file"  # type: ignore[union-attr]
@@ -349,7 +349,7 @@ def test_eml_forwarded_mail_is_loaded_as_an_attachment(tmp_path: Path) -> None:
 
 def test_eml_runs_in_the_loader_worker_with_a_timeout(tmp_path: Path) -> None:
     """The default path: the parse (attachments included) runs in the forked worker."""
-    [doc] = load_file(make_eml(tmp_path / "w.eml", tmp_path), LoadOptions(timeout_s=20))
+    [doc] = load_file(make_eml(tmp_path / "w.eml", tmp_path), LoadOptions(timeout_s=120))
     assert "4.2 million euros" in doc.text
 
 
