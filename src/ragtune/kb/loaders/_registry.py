@@ -69,6 +69,12 @@ def load_jsonl(path: Path, opts: LoadOptions, /) -> list[Document]:
     return load(path, opts)
 
 
+def load_image(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._ocr import load_image as load
+
+    return load(path, opts)
+
+
 _BUILTIN: dict[str, Loader] = {
     ".md": load_markdown,
     ".markdown": load_markdown,
@@ -79,6 +85,11 @@ _BUILTIN: dict[str, Loader] = {
     ".docx": load_docx,
     ".jsonl": load_jsonl,
     ".json": load_json,
+    ".png": load_image,
+    ".jpg": load_image,
+    ".jpeg": load_image,
+    ".tif": load_image,
+    ".tiff": load_image,
 }
 _loaders: dict[str, Loader] = dict(_BUILTIN)
 _lock = threading.Lock()
