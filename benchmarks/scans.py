@@ -24,7 +24,9 @@ def font_path() -> str:
     for path in FONTS:
         if Path(path).is_file():
             return path
-    raise FileNotFoundError(f"no TrueType font found (looked for {', '.join(FONTS)}); apt-get install fonts-dejavu-core")
+    raise FileNotFoundError(
+        f"no TrueType font found (looked for {', '.join(FONTS)}); apt-get install fonts-dejavu-core"
+    )
 
 
 def page_image(
