@@ -21,7 +21,7 @@ from ragtune.knowledge_base import KnowledgeBase
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-import scans  # noqa: E402
+import scans
 
 # Measured on these pages at the default 200 DPI: CER 0.000 on the prose lines (benchmarks/ocr_speed.py gives
 # 0.2-0.6 % over more varied pages); the bound leaves room for another Tesseract build, not for a broken pipeline.
@@ -169,15 +169,15 @@ def test_ingest_and_search_find_a_fact_only_in_a_scanned_page(
     docs.mkdir()
     (docs / "policy.md").write_text("# Leave policy\n\nEmployees get 25 days of paid leave a year.\n")
     # The scanned page is longer than a chunk, the fact at its end: its passage starts on page 2.
-    rooms = [f"Room {n} of the depot was inspected and its {item} were found in order."
-             for n, item in enumerate(["doors", "lights", "windows", "alarms", "floors", "vents"] * 4, start=1)]  # fmt: skip
+    items = ["doors", "lights", "windows", "alarms", "floors", "vents"] * 4
+    rooms = [f"Room {n} of the depot was inspected and its {item} were found in order." for n, item in enumerate(items)]
     scans.write_pdf(docs / "depot.pdf", [TYPED, scans.page_image([*rooms, "", *LINES], seed=3)])
     kb = open_kb(tmp_path / "kb")
     report = kb.ingest([docs])
     assert report.ok and not report.warnings, (report.errors, report.warnings)
     [hit] = kb.search("Who services the backup generator?", k=1)
     assert hit.doc_id == "depot.pdf" and "Orlen Technical" in hit.text
-    info, passages = kb.document("depot.pdf")
+    info, _ = kb.document("depot.pdf")
     assert info.metadata["ocr_pages"] == [2]
     assert hit.page == 2
 

@@ -71,7 +71,8 @@ def ocr_image(image: Image, opts: LoadOptions, timeout_s: float) -> str:
     try:
         raw = pytesseract.image_to_string(image, lang=opts.ocr_lang, timeout=timeout_s)
     except pytesseract.TesseractNotFoundError:
-        raise OcrUnavailable(f"the OCR engine is not installed ({opts.ocr_command!r} not found); {INSTALL_HINT}")
+        missing = f"the OCR engine is not installed ({opts.ocr_command!r} not found); {INSTALL_HINT}"
+        raise OcrUnavailable(missing) from None
     except pytesseract.TesseractError as exc:  # e.g. the language's data file is missing
         raise OcrUnavailable(f"Tesseract failed: {' '.join(str(exc.message).split())[:200]}") from None
     except RuntimeError as exc:
