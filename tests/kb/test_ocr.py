@@ -7,6 +7,7 @@ that does not exist, which is what a machine without Tesseract has.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,11 @@ LINES = [
 ]
 TABLE = [["Unit", "Hours", "Status"], ["GEN-4", "1,204", "serviced"], ["PUMP-2", "377", "replaced"]]
 TYPED = ["Depot budget overview, typed with a text layer.", "Spending stayed within the approved plan this year."]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tesseract() -> None:
+    assert shutil.which("tesseract"), "these tests need Tesseract: make ocr (sudo apt-get install tesseract-ocr-eng)"
 
 
 @pytest.fixture(scope="module")

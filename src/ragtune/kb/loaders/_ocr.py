@@ -10,6 +10,7 @@ missing). Pages read by OCR are listed in ``metadata["ocr_pages"]``.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -67,6 +68,9 @@ def ocr_image(image: Image, opts: LoadOptions, timeout_s: float) -> str:
     OcrUnavailable when the engine cannot run."""
     import pytesseract
 
+    # One OpenMP thread: on the 2-core benchmark machine Tesseract's default threads spin-waited in the kernel and
+    # benchmarks/ocr_speed.py read 0.14 pages/s at 200 DPI, against 1.17 with one thread. Set it to override.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     pytesseract.pytesseract.tesseract_cmd = opts.ocr_command
     try:
         raw = pytesseract.image_to_string(image, lang=opts.ocr_lang, timeout=timeout_s)
