@@ -119,7 +119,9 @@ def fill_scanned_pages(path: Path, pages: list[str], opts: LoadOptions) -> dict[
     if len(numbers) == len(pages) and not any(result.text.values()):
         if result.unavailable:
             raise LoaderError(path, f"no text layer (a scanned PDF) and {result.unavailable}")
-        raise LoaderError(path, "no text layer (a scanned PDF), and OCR read no text: " + "; ".join(result.warnings))
+        if result.warnings:
+            raise LoaderError(path, "no text layer (a scanned PDF), and OCR read no text: " + "; ".join(result.warnings))
+        # OCR ran on every page and found nothing: the loader reports a file with no text.
     metadata: dict[str, object] = {}
     if result.text:
         metadata["ocr_pages"] = sorted(result.text)
