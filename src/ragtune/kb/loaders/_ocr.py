@@ -120,7 +120,8 @@ def fill_scanned_pages(path: Path, pages: list[str], opts: LoadOptions) -> dict[
         if result.unavailable:
             raise LoaderError(path, f"no text layer (a scanned PDF) and {result.unavailable}")
         if result.warnings:
-            raise LoaderError(path, "no text layer (a scanned PDF), and OCR read no text: " + "; ".join(result.warnings))
+            missed = "; ".join(result.warnings)
+            raise LoaderError(path, f"no text layer (a scanned PDF), and OCR read no text: {missed}")
         # OCR ran on every page and found nothing: the loader reports a file with no text.
     metadata: dict[str, object] = {}
     if result.text:
