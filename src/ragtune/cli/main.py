@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ingest": (
         "kb_cmds",
         "ingest",
-        "Add or update the documents in PATHS (files or folders, recursively): md, txt, html, pdf, docx, json(l).",
+        "Add or update the documents in PATHS (files or folders, recursively): md, txt, html, pdf, docx, json(l), "
+        "png/jpg/tif (OCR).",
     ),
     "rm": ("kb_cmds", "rm", "Remove documents (a new version; earlier versions still have them)."),
     "watch": (
