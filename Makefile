@@ -7,13 +7,14 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo demo-tune compare compare-quick test lint bench install browser clean help
+.PHONY: demo demo-tune compare compare-quick test lint bench install browser ocr clean help
 
 help:
 	@echo "make demo   - install (if needed) and run the guided demo on examples/helpcenter"
 	@echo "make demo-tune - fine-tune the bundled SmolLM2 on examples/helpcenter/style.jsonl, register it, ask it"
 	@echo "make test   - install (if needed) and run the whole test suite (the browser tests need make browser)"
 	@echo "make browser - install Debian's Chromium for the web UI's browser tests (as root; else prints the command)"
+	@echo "make ocr    - install Debian's Tesseract for OCR of scanned PDFs and images (as root; else prints the command)"
 	@echo "make lint   - ruff + mypy + the import contract (tests/test_architecture.py)"
 	@echo "make compare - the whole RAG vs fine-tuning comparison on examples/helpcenter (SmolLM2, CPU)"
 	@echo "make compare-quick - the same with fewer questions and smaller training sets"
@@ -60,7 +61,21 @@ browser:
 		echo "  sudo apt-get install -y chromium chromium-driver"; \
 	fi
 
-test: $(STAMP) browser
+# OCR of scanned PDF pages and image files runs Debian's Tesseract (pytesseract calls the program). Installed here
+# when missing (as root); otherwise the command is printed: ingest then skips scanned pages with a warning, and the
+# OCR tests fail saying what to install.
+TESSERACT ?= /usr/bin/tesseract
+ocr:
+	@if [ -x "$(TESSERACT)" ] && [ -n "$$(ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata 2>/dev/null)" ]; then \
+		echo "ocr: $(TESSERACT) (English) is installed"; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr tesseract-ocr-eng; \
+	else \
+		echo "ocr: Tesseract is missing; scanned pages are skipped and the OCR tests need it. Run:"; \
+		echo "  sudo apt-get install -y tesseract-ocr tesseract-ocr-eng"; \
+	fi
+
+test: $(STAMP) browser ocr
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # The import contract (tests/test_architecture.py) reads the sources with ast; --noconftest keeps it to a second.

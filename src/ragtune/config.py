@@ -55,6 +55,9 @@ class LoaderSettings:
     ignore: list[str] = field(default_factory=list, metadata={"help": "glob patterns of files to skip"})
     max_mb: float = field(default=50.0, metadata={"help": "files larger than this are reported and skipped"})
     timeout_s: float = field(default=30.0, metadata={"help": "per-file parser time limit"})
+    ocr: bool = field(default=True, metadata={"help": "OCR scanned PDF pages and image files (needs Tesseract)"})
+    ocr_timeout_s: float = field(default=20.0, metadata={"help": "OCR time limit per page (skipped past it)"})
+    ocr_dpi: int = field(default=200, metadata={"help": "resolution scanned PDF pages are rendered at for OCR"})
 
 
 @dataclass

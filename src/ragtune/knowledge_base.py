@@ -119,6 +119,7 @@ class KnowledgeBase:
         """Loader options from settings, overridden by keyword arguments (id_field, text_field, ...)."""
         s = self.settings.loaders
         base: dict[str, Any] = {"max_bytes": int(s.max_mb * 1024 * 1024), "timeout_s": s.timeout_s}
+        base.update(ocr=s.ocr, ocr_timeout_s=s.ocr_timeout_s, ocr_dpi=s.ocr_dpi)
         if s.ignore:
             base["ignore"] = list(s.ignore)
         base.update({k: v for k, v in loader_opts.items() if v is not None})

@@ -454,7 +454,7 @@ def test_discovery_recursion_ids_hidden_and_ignore(tmp_path: Path) -> None:
     root = tmp_path / "docs"
     for rel in [
         "b.md", "a/z.txt", "a/b/deep.html", "drafts/wip.md", "notes.tmp.md", "x.tmp", ".hidden.md",
-        ".git/config.md", "sub/.ragtune/kb.md", "image.png", "node_modules/pkg/readme.md", "~$lock.docx",
+        ".git/config.md", "sub/.ragtune/kb.md", "image.gif", "node_modules/pkg/readme.md", "~$lock.docx",
     ]:  # fmt: skip
         write(root / rel, "text\n")
     found = list(iter_files([root], ignore=["drafts/*", "*.tmp.md", "node_modules", "~$*"]))

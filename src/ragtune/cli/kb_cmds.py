@@ -43,6 +43,8 @@ def print_report(report: IngestReport, as_json: bool) -> None:
     )
     for e in report.errors:
         click.secho(f"  skipped {e.path}: {e.reason}", fg="yellow", err=True)
+    for w in report.warnings:
+        click.secho(f"  warning {w.path}: {w.reason}", fg="yellow", err=True)
 
 
 @click.command()
@@ -77,7 +79,7 @@ def ingest(
     kb_path: Path | None,
 ) -> None:
     """Add or update the documents in PATHS (files or folders, recursively): md, txt, html, pdf, docx,
-    pptx, xlsx, csv, epub, eml, json(l).
+    pptx, xlsx, csv, epub, eml, json(l), png/jpg/tif (OCR).
 
     Unchanged files are skipped; changed ones become new revisions; everything lands as one new version.
     Unreadable files are reported and skipped; the exit code is 1 then, unless --allow-errors.

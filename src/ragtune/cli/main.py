@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "kb_cmds",
         "ingest",
         "Add or update the documents in PATHS (files or folders, recursively): "
-        "md, txt, html, pdf, docx, pptx, xlsx, csv, epub, eml, json(l).",
+        "md, txt, html, pdf, docx, pptx, xlsx, csv, epub, eml, json(l), png/jpg/tif (OCR).",
     ),
     "rm": ("kb_cmds", "rm", "Remove documents (a new version; earlier versions still have them)."),
     "watch": (

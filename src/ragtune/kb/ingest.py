@@ -53,6 +53,8 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     errors: list[LoaderError] = field(default_factory=list)
+    warnings: list[LoaderError] = field(default_factory=list)
+    """Files loaded with something missing (e.g. a scanned page OCR could not read): ``metadata["warnings"]``."""
     chunks_written: int = 0
     chunks_embedded: int = 0
     seconds: float = 0.0
@@ -69,6 +71,7 @@ class IngestReport:
             "unchanged": len(self.unchanged),
             "removed": self.removed,
             "errors": [{"path": e.path, "reason": e.reason} for e in self.errors],
+            "warnings": [{"path": w.path, "reason": w.reason} for w in self.warnings],
             "chunks_written": self.chunks_written,
             "chunks_embedded": self.chunks_embedded,
             "seconds": round(self.seconds, 3),
@@ -229,6 +232,8 @@ class Ingestor:
             report.errors.append(LoaderError(doc.source or doc.id, f"duplicate document id {doc.id!r}"))
             return None
         seen.add(doc.id)
+        for warning in doc.metadata.get("warnings") or ():
+            report.warnings.append(LoaderError(doc.source or doc.id, str(warning)))
         try:  # documents built in code are checked here; loaded ones were by their loader
             groups = normalize_acl(doc.metadata.get(ACL_KEY), where=f"document {doc.id!r}: field '{ACL_KEY}'")
         except ValueError as exc:

@@ -8,8 +8,8 @@ Public API::
     load_all(paths, opts)               → LoadResult per file; a bad file is a result, not an exception
     register_loader(ext, loader)        add a format (runs under the same timeout as the built-ins)
 
-Built-in formats: Markdown, plain text, HTML, PDF, DOCX, PPTX, XLSX, CSV/TSV, EPUB, e-mail (.eml), JSON and
-JSON Lines collections.
+Built-in formats: Markdown, plain text, HTML, PDF (scanned pages through OCR), DOCX, PPTX, XLSX, CSV/TSV, EPUB,
+e-mail (.eml), JSON and JSON Lines collections, and PNG/JPEG/TIFF images (OCR).
 """
 
 from __future__ import annotations

@@ -52,12 +52,32 @@ class LoadOptions:
     everyone). It REPLACES any acl the files declare (front matter, a record's ``acl`` field). ``None`` (the
     default): each document keeps the acl its file declares, if any (see :mod:`ragtune.kb.acl`)."""
 
+    ocr: bool = True
+    """Read scanned PDF pages (no text layer) and image files with Tesseract. Off: such pages are skipped
+    with a warning, and image files are refused."""
+
+    ocr_timeout_s: float = 20.0
+    """OCR time limit per page; a page over it is skipped with a warning and the document kept."""
+
+    ocr_dpi: int = 200
+    """Resolution at which scanned PDF pages are rendered for OCR (see docs/benchmarks.md)."""
+
+    ocr_lang: str = "eng"
+    """Tesseract language(s), e.g. ``eng+deu`` (each needs its ``tesseract-ocr-LANG`` package)."""
+
+    ocr_command: str = "tesseract"
+    """The Tesseract program: a name looked up on PATH, or a path."""
+
     def __post_init__(self) -> None:
         if self.max_bytes <= 0:
             raise ConfigError(f"max_bytes must be positive, got {self.max_bytes}")
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise ConfigError(f"timeout_s must be positive or None, got {self.timeout_s}")
-        for name in ("id_field", "text_field", "title_field"):
+        if self.ocr_timeout_s <= 0:
+            raise ConfigError(f"ocr_timeout_s must be positive, got {self.ocr_timeout_s}")
+        if not 50 <= self.ocr_dpi <= 600:
+            raise ConfigError(f"ocr_dpi must be between 50 and 600, got {self.ocr_dpi}")
+        for name in ("id_field", "text_field", "title_field", "ocr_lang", "ocr_command"):
             if not getattr(self, name):
                 raise ConfigError(f"{name} must not be empty")
         if isinstance(self.ignore, str):

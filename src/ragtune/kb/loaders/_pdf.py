@@ -25,9 +25,9 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
 
     Refused with a LoaderError: a truncated file (no ``%%EOF`` near its end; pypdf would otherwise
     "repair" it and silently drop the missing pages), any file pypdf cannot parse (its reason is kept),
-    an encrypted file that does not open with the empty password, and a file with no extractable text
-    (a scan without an OCR layer). The title is the PDF's own Title, else its first short line, else the
-    file name's stem.
+    an encrypted file that does not open with the empty password, and a file with no extractable text.
+    Pages without a text layer (scans) are read by OCR when it is available (see ``_ocr.py``).
+    The title is the PDF's own Title, else its first short line, else the file name's stem.
     """
     with path.open("rb") as f:
         f.seek(0, 2)
@@ -50,6 +50,9 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
         raise LoaderError(path, "encrypted PDF (a password is needed to read it)") from None
     except (PdfReadError, OSError, ValueError, KeyError, TypeError) as exc:
         raise LoaderError(path, f"cannot parse PDF: {_reason(exc)}") from None
+    from ._ocr import fill_scanned_pages  # pages without a text layer: OCR (see _ocr.py)
+
+    extra = fill_scanned_pages(path, pages, opts)
     if not any(pages):
         raise LoaderError(path, "no extractable text (scanned PDF?)")
 
@@ -60,7 +63,7 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
         offset += len(page_text) + 2  # the blank line that joins pages
     text = "\n\n".join(pages)
     title = info_title or _first_line(text) or path.stem
-    return [Document(id="", title=title, text=text, metadata={"pages": len(pages)}, page_starts=page_starts)]
+    return [Document(id="", title=title, text=text, metadata={"pages": len(pages), **extra}, page_starts=page_starts)]
 
 
 def _decrypt(reader: PdfReader) -> bool:

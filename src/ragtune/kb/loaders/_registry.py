@@ -99,6 +99,12 @@ def load_eml(path: Path, opts: LoadOptions, /) -> list[Document]:
     return load(path, opts)
 
 
+def load_image(path: Path, opts: LoadOptions, /) -> list[Document]:
+    from ._ocr import load_image as load
+
+    return load(path, opts)
+
+
 _BUILTIN: dict[str, Loader] = {
     ".md": load_markdown,
     ".markdown": load_markdown,
@@ -116,6 +122,15 @@ _BUILTIN: dict[str, Loader] = {
     ".tsv": load_csv,
     ".epub": load_epub,
     ".eml": load_eml,
+
+    return load(path, opts)
+
+
+    ".png": load_image,
+    ".jpg": load_image,
+    ".jpeg": load_image,
+    ".tif": load_image,
+    ".tiff": load_image,
 }
 _loaders: dict[str, Loader] = dict(_BUILTIN)
 _lock = threading.Lock()
