@@ -122,10 +122,6 @@ _BUILTIN: dict[str, Loader] = {
     ".tsv": load_csv,
     ".epub": load_epub,
     ".eml": load_eml,
-
-    return load(path, opts)
-
-
     ".png": load_image,
     ".jpg": load_image,
     ".jpeg": load_image,
