@@ -1,8 +1,8 @@
 """PDF tables: pypdf's text against pdfplumber's tables, speed and structure, on PDFs generated here (fpdf2).
 
-The corpus: ``--docs`` synthetic annual reports of fictional companies, each a few prose pages and a ruled
-segment table (``FPDF.table``: header row, numbers, a multi-line notes cell every fifth row) long enough to
-span two pages. Three readers run on the same files in the same process, each timed over all pages:
+Two corpora (``--prose-pages 2,12``): ``--docs`` synthetic annual reports of fictional companies, each that many
+prose pages and a ruled segment table (``FPDF.table``: header row, numbers, a multi-line notes cell every fifth
+row) long enough to span two pages. Three readers run on the same files in the same process, each timed over all pages:
 
 * ``pypdf``: ``page.extract_text()`` on every page (ragtune's PDF path before tables);
 * ``pdfplumber``: ``find_tables()`` plus ``extract_text()`` on every page (pdfplumber everywhere);
@@ -12,7 +12,7 @@ span two pages. Three readers run on the same files in the same process, each ti
 Structure: a table row is *intact* when one line of the page's text holds all of its cells, in order; the
 share of the generated rows that are intact is reported per reader.
 
-    .venv/bin/python benchmarks/pdf_tables.py --docs 12
+    .venv/bin/python benchmarks/pdf_tables.py --docs 12 --prose-pages 2,12
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ PROSE = (
 )
 
 
-def make_report(path: Path, company: str, rng: random.Random, n_rows: int) -> list[list[str]]:
+def make_report(path: Path, company: str, rng: random.Random, n_rows: int, prose_pages: int) -> list[list[str]]:
     """A PDF with prose pages and a segment table over two pages; returns the table's data rows."""
     from fpdf import FPDF
 
     pdf = FPDF()
     pdf.set_font("Helvetica", size=10)
-    for _ in range(2):
+    for _ in range(prose_pages):
         pdf.add_page()
         pdf.multi_cell(0, 6, f"{company} annual report. " + PROSE * 6)
     pdf.add_page()
@@ -83,8 +83,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=12)
     ap.add_argument("--rows", type=int, default=60, help="table rows per report (60 span two pages)")
+    ap.add_argument(
+        "--prose-pages", default="2,12", help="comma-separated: one corpus per value, that many prose pages a report"
+    )
     args = ap.parse_args()
 
+    rows_out: list[dict[str, Any]] = []
+    for prose_pages in [int(v) for v in args.prose_pages.split(",")]:
+        rows_out += measure(args.docs, args.rows, prose_pages)
+    common.write_result("pdf_tables", {"docs": args.docs, "rows_per_doc": args.rows, "rows": rows_out})
+
+
+def measure(n_docs: int, n_rows: int, prose_pages: int) -> list[dict[str, Any]]:
+    """The three readers on one generated corpus; one result row per reader."""
     import pdfplumber
     from pypdf import PdfReader
 
@@ -94,10 +105,10 @@ def main() -> None:
     rng = random.Random(13)
     with tempfile.TemporaryDirectory() as tmp:
         files: list[tuple[Path, list[list[str]]]] = []
-        for d in range(args.docs):
+        for d in range(n_docs):
             path = Path(tmp) / f"report{d:02d}.pdf"
-            files.append((path, make_report(path, f"Company {d:02d}", rng, args.rows)))
-        n_rows = sum(len(rows) for _, rows in files)
+            files.append((path, make_report(path, f"Company {d:02d}", rng, n_rows, prose_pages)))
+        total_rows = sum(len(rows) for _, rows in files)
 
         def run_pypdf(path: Path) -> tuple[int, str]:
             pages = PdfReader(path).pages
@@ -130,14 +141,15 @@ def main() -> None:
             rows_out.append(
                 {
                     "reader": name,
+                    "prose_pages": prose_pages,
                     "pages": pages,
                     "seconds": round(seconds, 3),
                     "pages_per_s": round(pages / seconds, 1),
-                    "rows_intact": round(good / n_rows, 3),
+                    "rows_intact": round(good / total_rows, 3),
                 }
             )
             print(rows_out[-1])
-    common.write_result("pdf_tables", {"docs": args.docs, "rows_per_doc": args.rows, "rows": rows_out})
+    return rows_out
 
 
 if __name__ == "__main__":

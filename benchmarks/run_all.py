@@ -30,6 +30,7 @@ BENCHMARKS = [
     "lora_settings",
     "knowledge_injection",
     "load",
+    "pdf_tables",
 ]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"], "extractive_speed": ["--late-chunking"]}
 
