@@ -892,8 +892,8 @@ def pdf_tables(r: dict[str, Any]) -> list[str]:
         "",
         f"pdfplumber reads {min(ratios):.0f}–{max(ratios):.0f}× fewer pages per second than pypdf, so ragtune gives it "
         "only the pages that draw ruling lines (pdfplumber's default table strategy finds no table on others): a PDF "
-        "that is mostly prose keeps most of pypdf's speed, and every generated table row comes out intact. Tables drawn without "
-        "any lines (aligned by whitespace only) are not detected and keep pypdf's text.",
+        "that is mostly prose keeps most of pypdf's speed, and every generated table row comes out intact. Tables "
+        "drawn without any lines (aligned by whitespace only) are not detected and keep pypdf's text.",
     ]
     return [*out, ""]
 
