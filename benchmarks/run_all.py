@@ -31,6 +31,7 @@ BENCHMARKS = [
     "knowledge_injection",
     "load",
     "ocr_speed",
+    "pdf_tables",
 ]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"], "extractive_speed": ["--late-chunking"]}
 

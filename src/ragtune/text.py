@@ -213,3 +213,13 @@ def answer_candidates(passage: str) -> list[AnswerCandidate]:
             para[1] = b
     flush()
     return [c for c in out if len(WORD.findall(c.text)) >= 2]
+
+
+def with_table_header(context: str, text: str) -> str:
+    """A passage's text as a reader needs it: when its chunk continues a table below the table's header row,
+    ingest indexes that header row on the lines after the first of the chunk's ``context``; it is put back in
+    front of the text here, so the rows are read (and cut into answer candidates) with their column names."""
+    header = [line for line in context.split("\n")[1:] if line.lstrip().startswith("|")]
+    if not header and context.lstrip().startswith("|"):  # a context with no title line
+        header = [line for line in context.split("\n") if line.lstrip().startswith("|")]
+    return "\n".join([*header, text]) if header else text

@@ -37,7 +37,7 @@ def put(store: Store, doc_id: str, *paragraphs: str, source: str = "", **metadat
     for i, text in enumerate(paragraphs):
         chunks.append(Chunk(doc_id, i, text, start, start + len(text), ("Heading",), None, len(text.split())))
         start += len(text) + 2
-    contexts = [chunk_context(doc, c.heading_path) for c in chunks]
+    contexts = [chunk_context(doc, c.heading_path, c.table_header) for c in chunks]
     hashes = [chunk_hash(ctx, c.text) for ctx, c in zip(contexts, chunks, strict=True)]
     vectors = {h: np.full(4, float(len(h) + i), dtype=np.float32) for i, h in enumerate(hashes)}
     return store.write_revision(doc, "|".join(paragraphs), chunks, contexts, hashes, vectors, EMBEDDER)

@@ -22,7 +22,7 @@ from ragtune.kb import schema
 from ragtune.kb.sentences import fill_sentence_vectors, sentence_texts
 from ragtune.llm.extractive import ExtractiveAnswerer
 from ragtune.search.query import Query
-from ragtune.text import answer_candidates
+from ragtune.text import answer_candidates, with_table_header
 
 REPO = Path(__file__).resolve().parents[2]
 BILLING = REPO / "examples" / "helpcenter" / "docs" / "billing"
@@ -75,7 +75,14 @@ def test_ingest_stores_every_chunks_candidate_sentences_with_their_vectors(
     stored = store.sentence_vectors(hashes, embedder.id)
     assert sorted(stored) == hashes  # every chunk, none missing
     assert store.chunks_missing_sentence_vectors(embedder.id, 10) == []
-    texts = {p["chunk_id"]: p["text"] for d in store.live_docs() for p in store.document(d)[1]}
+    # A chunk that continues a table is read with the table's header row, which its context holds.
+    contexts = dict(store._db.execute("SELECT hash, context FROM chunks").fetchall())  # type: ignore[attr-defined]
+    texts = {
+        p["chunk_id"]: with_table_header(contexts[p["chunk_id"]], p["text"])
+        for d in store.live_docs()
+        for p in store.document(d)[1]
+    }
+    assert any(t != p["text"] for d in store.live_docs() for p in store.document(d)[1] for t in [texts[p["chunk_id"]]])
     for h, (names, vecs) in stored.items():
         assert names == [c.embed_text for c in answer_candidates(texts[h])] == sentence_texts(texts[h])
         assert vecs.shape == (len(names), embedder.dim) and vecs.dtype == np.float32
@@ -102,7 +109,7 @@ def test_stored_and_on_the_fly_answers_are_the_same(billing_kb: KnowledgeBase, c
     store, embedder_id = billing_kb.store, counting.id
     for q in QUESTIONS:
         passages = billing_kb.retriever.retrieve(Query(text=q, k=5)).passages
-        texts, scores = [p.text for p in passages], [p.score for p in passages]
+        texts, scores = [p.readable_text for p in passages], [p.score for p in passages]
         found = store.sentence_vectors([p.chunk_id for p in passages], embedder_id)
         vectors = [found.get(p.chunk_id) for p in passages]
         assert all(v is not None for v in vectors)

@@ -10,6 +10,7 @@ not fit, and every final chunk text is counted once more, because a sum of parts
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -300,7 +301,9 @@ def chunk_document(
     that does not fit is cut at sentences, a sentence at words, a word at characters. Heading lines stay
     with the content below them. Small neighbouring sections share a chunk; a top-level section boundary
     is crossed only for that. Consecutive chunks of one section repeat up to ``overlap_tokens`` tokens of
-    whole trailing sentences. ``count_tokens_batch`` (many texts at once) is used when given, for speed.
+    whole trailing sentences. A chunk that starts inside a table below its header row gets that row as
+    ``table_header`` (indexed with the chunk's context). ``count_tokens_batch`` (many texts at once) is used
+    when given, for speed.
     ``options`` overrides ``max_tokens`` and ``overlap_tokens``.
     """
     opts = options or ChunkingOptions(max_tokens=max_tokens, overlap_tokens=overlap_tokens)
@@ -394,7 +397,35 @@ def chunk_document(
     packer.flush()
     packer.force_flush()
 
-    return _finish(doc, atoms, packer.ranges, paths, opts.max_tokens, counter)
+    chunks = _finish(doc, atoms, packer.ranges, paths, opts.max_tokens, counter)
+    return _with_table_headers(text, blocks, chunks)
+
+
+_TABLE_SEPARATOR_RE = re.compile(r"\|(?:[ \t]*:?-+:?[ \t]*\|)+")
+
+
+def _with_table_headers(text: str, blocks: list[_Block], chunks: list[Chunk]) -> list[Chunk]:
+    """Give every chunk that starts inside a table, below its header row, that header row (and the
+    ``| --- |`` line under it) as ``table_header``, so each piece of a long table is read with its
+    column names. A table's first row is its header (the dialect's loaders write it so)."""
+    tables = [b for b in blocks if b.kind == "t" and len(b.units) > 1]
+    if not tables:
+        return chunks
+    out: list[Chunk] = []
+    t = 0
+    for chunk in chunks:
+        while t < len(tables) and tables[t].units[-1][1] <= chunk.start:
+            t += 1
+        header = ""
+        if t < len(tables):
+            units = tables[t].units
+            if units[0][1] <= chunk.start:  # inside the table, past its header row
+                header = text[units[0][0] : units[0][1]]
+                sep = text[units[1][0] : units[1][1]]
+                if _TABLE_SEPARATOR_RE.fullmatch(sep) and units[1][1] <= chunk.start:
+                    header += "\n" + sep
+        out.append(dataclasses.replace(chunk, table_header=header) if header else chunk)
+    return out
 
 
 def _finish(

@@ -38,7 +38,8 @@ class Chunk:
     """A passage cut from a Document: ``text == document.text[start:end]``.
 
     ``heading_path`` is the chain of headings above the chunk (outermost first); ``page`` is the page of
-    ``start`` for paged formats. ``n_tokens`` counts the embedder's tokens of ``text`` (no special tokens).
+    ``start`` for paged formats; ``table_header`` the header row of a table the chunk continues.
+    ``n_tokens`` counts the embedder's tokens of ``text`` (no special tokens).
     """
 
     doc_id: str
@@ -49,3 +50,6 @@ class Chunk:
     heading_path: tuple[str, ...] = ()
     page: int | None = None
     n_tokens: int = 0
+    table_header: str = ""
+    """When the chunk starts inside a table below the table's header row: that header row (and its
+    ``| --- |`` separator line), which the chunk's text does not hold; indexed with the chunk's context."""

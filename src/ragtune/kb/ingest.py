@@ -38,7 +38,7 @@ from ragtune.kb.document import Chunk, Document
 from ragtune.kb.sentences import fill_sentence_vectors
 from ragtune.kb.store import Store, VersionInfo, chunk_hash
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: a chunk continuing a table indexes its header row
 EMBED_BATCH = 512  # chunks gathered across documents into one group: one embedding call, sorted by length
 IN_FLIGHT = 2  # groups submitted and not yet written: one being embedded, one waiting (bounds memory)
 
@@ -78,11 +78,15 @@ class IngestReport:
         }
 
 
-def chunk_context(doc: Document, heading_path: Sequence[str]) -> str:
-    """What is indexed before a chunk's text: the title and the headings above it."""
+def chunk_context(doc: Document, heading_path: Sequence[str], table_header: str = "") -> str:
+    """What is indexed before a chunk's text: the title and the headings above it, then, for a chunk that
+    continues a table, the table's header row on the next lines."""
     parts = [doc.title] if doc.title else []
     parts += [h for h in heading_path if h and h != doc.title]
-    return " › ".join(parts)
+    context = " › ".join(parts)
+    if table_header:
+        context = f"{context}\n{table_header}" if context else table_header
+    return context
 
 
 def indexed_text(context: str, text: str) -> str:
@@ -255,7 +259,7 @@ class Ingestor:
         if not chunks:
             report.errors.append(LoaderError(doc.source or doc.id, "no text to index"))
             return None
-        contexts = [chunk_context(doc, c.heading_path) for c in chunks]
+        contexts = [chunk_context(doc, c.heading_path, c.table_header) for c in chunks]
         hashes = [chunk_hash(ctx, c.text) for ctx, c in zip(contexts, chunks, strict=True)]
         return _Pending(doc, digest, chunks, contexts, hashes)
 

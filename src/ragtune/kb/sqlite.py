@@ -24,7 +24,7 @@ from ragtune.errors import NotFoundError, StoreError
 from ragtune.kb.document import Chunk, Document
 from ragtune.kb.schema import migrate, now
 from ragtune.kb.store import Diff, RevisionInfo, SentenceVectors, StoredChunk, VersionInfo
-from ragtune.text import STOPWORDS, WORD
+from ragtune.text import STOPWORDS, WORD, with_table_header
 
 DB_NAME = "kb.sqlite"
 T = TypeVar("T")
@@ -543,13 +543,14 @@ class SQLiteStore:
     # -- sentence vectors -------------------------------------------------------------------------
 
     def chunks_missing_sentence_vectors(self, embedder_id: str, limit: int) -> list[tuple[int, str]]:
-        """Up to ``limit`` (chunk id, text) of chunks with no sentence vectors from ``embedder_id``, by id."""
+        """Up to ``limit`` (chunk id, text) of chunks with no sentence vectors from ``embedder_id``, by id; the
+        text of a chunk that continues a table is preceded by the table's header row (``with_table_header``)."""
         rows = self._db.execute(
-            "SELECT c.id, c.text FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM sentence_vectors s "
+            "SELECT c.id, c.text, c.context FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM sentence_vectors s "
             "WHERE s.chunk_id = c.id AND s.embedder = ?) ORDER BY c.id LIMIT ?",
             (embedder_id, limit),
         )
-        return [(int(a), str(b)) for a, b in rows]
+        return [(int(a), with_table_header(str(c), str(b))) for a, b, c in rows]
 
     def add_sentence_vectors(self, embedder_id: str, items: Sequence[SentenceVectors]) -> None:
         """Each chunk's candidate texts (JSON) and vectors (float16, ``[n, dim]``) in one transaction."""

@@ -211,7 +211,8 @@ class Store(Protocol):
 
     # -- sentence vectors (the extractive answerer's candidates, computed once per chunk) -----------------
     def chunks_missing_sentence_vectors(self, embedder_id: str, limit: int) -> list[tuple[int, str]]:
-        """Up to ``limit`` (chunk id, text) of chunks with no sentence vectors from ``embedder_id``, by id."""
+        """Up to ``limit`` (chunk id, text) of chunks with no sentence vectors from ``embedder_id``, by id; the
+        text of a chunk that continues a table is preceded by the table's header row (``with_table_header``)."""
         ...
 
     def add_sentence_vectors(self, embedder_id: str, items: Sequence[SentenceVectors]) -> None:

@@ -166,7 +166,7 @@ class RagPipeline:
         found = self.retriever.retrieve(query)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         passages, version = found.passages, found.version
-        sources = [Source(p.text, p.title, p.citation_source) for p in passages]
+        sources = [Source(p.readable_text, p.title, p.citation_source) for p in passages]
         if self.context == "sentences" and passages:
             passages, sources = self._best_sentences(question, passages)
         budget = self.generator.context_window - options.max_new_tokens - 16
@@ -208,7 +208,7 @@ class RagPipeline:
             self._selector = ExtractiveAnswerer(embedder.embed, embed_query=embedder.embed_query)
         picked = self._selector.select(
             question,
-            [table_rows_as_text(p.text) for p in passages],
+            [table_rows_as_text(p.readable_text) for p in passages],
             count_tokens=self.generator.count_tokens,
             budget=self.source_tokens or 256,
             passage_scores=[p.score for p in passages],

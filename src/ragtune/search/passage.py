@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ragtune.text import with_table_header
+
 
 @dataclass
 class Passage:
@@ -26,6 +28,11 @@ class Passage:
     context: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)  # per leg: lexical / dense score and rank
+
+    @property
+    def readable_text(self) -> str:
+        """``text``, preceded by the header row of the table it continues, if any (what a reader is given)."""
+        return with_table_header(self.context, self.text)
 
     @property
     def citation_source(self) -> str:

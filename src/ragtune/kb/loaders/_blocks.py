@@ -35,9 +35,17 @@ def join_blocks(blocks: Sequence[Block]) -> str:
     return "".join(parts)
 
 
+def flatten_table(rows: Sequence[Sequence[str]]) -> str:
+    """A table nested in a cell, as the cell's text: cells joined by `` / ``, rows by ``; ``."""
+    cells = [[collapse_ws(c) for c in row] for row in rows]
+    return "; ".join(" / ".join(c for c in row if c) for row in cells if any(row))
+
+
 def table_blocks(rows: Sequence[Sequence[str]], group: str) -> list[Block]:
     """Table rows as ``| a | b |`` lines, the first row followed by a ``| --- |`` separator so the table
-    is also valid Markdown. Empty rows are dropped; short rows are padded to the widest."""
+    is also valid Markdown. Empty rows are dropped; short rows are padded to the widest. A merged cell is
+    written by the loaders in the first column it spans (the others empty) and repeated in each row it
+    spans, so every row reads on its own."""
     cleaned = [[collapse_ws(c).replace("|", "\\|") for c in row] for row in rows]
     cleaned = [row for row in cleaned if any(row)]
     if not cleaned:

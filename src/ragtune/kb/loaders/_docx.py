@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import docx
 from docx.opc.exceptions import PackageNotFoundError
@@ -14,7 +15,7 @@ from docx.text.paragraph import Paragraph
 from ragtune.errors import LoaderError
 
 from ..document import Document
-from ._blocks import Block, collapse_ws, join_blocks, table_blocks
+from ._blocks import Block, collapse_ws, flatten_table, join_blocks, table_blocks
 from ._options import LoadOptions
 
 _HEADING = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
@@ -36,7 +37,7 @@ def load_docx(path: Path, opts: LoadOptions) -> list[Document]:
     for item in document.iter_inner_content():
         if isinstance(item, Table):
             n_tables += 1
-            rows = [[cell.text for cell in row.cells] for row in item.rows]
+            rows = _table_rows(item)
             blocks.extend(table_blocks(rows, f"table{n_tables}"))
             prev_was_item = False
             continue
@@ -79,3 +80,27 @@ def _paragraph_block(paragraph: Paragraph) -> tuple[Block | None, str]:
         marker = "1. " if "number" in style.lower() else "- "
         return Block("  " * level + marker + text, "list"), ""
     return Block(text), ""
+
+
+def _table_rows(table: Table) -> list[list[str]]:
+    """The table's cell texts row by row. A cell merged across columns is returned by python-docx once per
+    grid column it spans: its text is kept in the first and the others left empty. A cell merged down
+    rows keeps its text in each row. A table nested in a cell becomes part of the cell's text."""
+    rows: list[list[str]] = []
+    for row in table.rows:
+        cells = row.cells
+        out: list[str] = []
+        for i, cell in enumerate(cells):
+            out.append("" if i and cell._tc is cells[i - 1]._tc else _cell_text(cell))
+        rows.append(out)
+    return rows
+
+
+def _cell_text(cell: Any) -> str:
+    parts: list[str] = []
+    for item in cell.iter_inner_content():
+        if isinstance(item, Table):
+            parts.append(flatten_table(_table_rows(item)))
+        else:
+            parts.append(item.text)
+    return " ".join(p for p in parts if p.strip())

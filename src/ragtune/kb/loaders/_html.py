@@ -12,7 +12,7 @@ from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 from ragtune.errors import LoaderError
 
 from ..document import Document
-from ._blocks import Block, collapse_ws, join_blocks, table_blocks
+from ._blocks import Block, collapse_ws, flatten_table, join_blocks, table_blocks
 from ._decode import decode_text, normalize_newlines
 from ._options import LoadOptions
 
@@ -169,14 +169,65 @@ class _Writer:
 
     def table(self, tag: Tag) -> None:
         self.flush()
-        rows: list[list[str]] = []
-        for tr in tag.find_all("tr"):
-            if tr.find_parent("table") is not tag:
-                continue  # a nested table's rows: their text is in the enclosing cell
-            cells = tr.find_all(("td", "th"), recursive=False)
-            rows.append([cell.get_text(" ") for cell in cells])
+        caption = tag.find("caption")
+        if isinstance(caption, Tag) and caption.find_parent("table") is tag:
+            text = collapse_ws(caption.get_text(" "))
+            if text:
+                self.blocks.append(Block(text))
         self.n_tables += 1
-        self.blocks.extend(table_blocks(rows, f"table{self.n_tables}"))
+        self.blocks.extend(table_blocks(_table_rows(tag), f"table{self.n_tables}"))
+
+
+def _table_rows(table: Tag) -> list[list[str]]:
+    """The table's cell texts on its grid: a ``colspan`` cell's text in the first column it spans (the
+    others empty), a ``rowspan`` cell's text repeated in every row it spans, so each row reads on its own.
+    A table nested in a cell becomes part of the cell's text (``a / b; c / d``)."""
+    rows: list[list[str]] = []
+    pending: dict[int, tuple[str, int]] = {}  # column → (text, rows still spanned) of rowspan cells above
+    for tr in table.find_all("tr"):
+        if tr.find_parent("table") is not table:
+            continue  # a nested table's row: written inside its cell
+        row: list[str] = []
+        col = 0
+        for cell in tr.find_all(("td", "th"), recursive=False):
+            col = _take_spans(pending, row, col)
+            text = _cell_text(cell)
+            span = max(1, min(_int_attr(cell, "colspan", 1), 1000))
+            down = max(1, min(_int_attr(cell, "rowspan", 1), 10000))
+            for k in range(span):
+                row.append(text if k == 0 else "")
+                if down > 1:
+                    pending[col] = (text if k == 0 else "", down - 1)
+                col += 1
+        _take_spans(pending, row, col)
+        rows.append(row)
+    return rows
+
+
+def _take_spans(pending: dict[int, tuple[str, int]], row: list[str], col: int) -> int:
+    """Fill the row from ``col`` on with cells spanned down from rows above; the next free column."""
+    while col in pending:
+        text, left = pending.pop(col)
+        row.append(text)
+        if left > 1:
+            pending[col] = (text, left - 1)
+        col += 1
+    return col
+
+
+def _cell_text(cell: Tag) -> str:
+    nested = [t for t in cell.find_all("table") if t.find_parent(("td", "th")) is cell]
+    if not nested:
+        return cell.get_text(" ")
+    parts: list[str] = []
+    for child in cell.children:
+        if isinstance(child, Tag) and child in nested:
+            parts.append(flatten_table(_table_rows(child)))
+        elif isinstance(child, Tag):
+            parts.append(_cell_text(child) if child.find("table") else child.get_text(" "))
+        elif isinstance(child, NavigableString) and not isinstance(child, _SKIPPED_STRINGS):
+            parts.append(str(child))
+    return " ".join(parts)
 
 
 def _int_attr(tag: Tag, name: str, default: int) -> int:

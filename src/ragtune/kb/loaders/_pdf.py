@@ -12,6 +12,7 @@ from ragtune.errors import LoaderError
 
 from ..document import Document
 from ._options import LoadOptions
+from ._pdf_tables import page_may_hold_table, pages_with_tables
 
 _EOF_WINDOW = 8192
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
@@ -40,9 +41,13 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
         if reader.is_encrypted and not _decrypt(reader):
             raise LoaderError(path, "encrypted PDF (a password is needed to read it)")
         pages = []
+        ruled: list[int] = []  # pages that draw lines: pdfplumber looks for tables there
         for number, page in enumerate(reader.pages, start=1):
             try:
                 pages.append(_clean(page.extract_text() or ""))
+                contents = page.get_contents()
+                if contents is not None and page_may_hold_table(contents.get_data()):
+                    ruled.append(number - 1)
             except (PdfReadError, ValueError, KeyError, TypeError) as exc:
                 raise LoaderError(path, f"page {number}: {_reason(exc)}") from None
         info_title = _info_title(reader)
@@ -50,6 +55,12 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
         raise LoaderError(path, "encrypted PDF (a password is needed to read it)") from None
     except (PdfReadError, OSError, ValueError, KeyError, TypeError) as exc:
         raise LoaderError(path, f"cannot parse PDF: {_reason(exc)}") from None
+    try:
+        for index, page_text in pages_with_tables(path, ruled).items():
+            pages[index] = _clean(page_text)
+    except Exception as exc:  # pdfminer's own errors: the file is readable by pypdf, so say which step failed
+        raise LoaderError(path, f"table extraction failed: {_reason(exc)}") from None
+
     from ._ocr import fill_scanned_pages  # pages without a text layer: OCR (see _ocr.py)
 
     extra = fill_scanned_pages(path, pages, opts)

@@ -43,7 +43,7 @@ _END = ".!?…;:,"
 
 def passage_source(p: Passage) -> Source:
     """A passage as the RAG prompt shows it (the mapping :class:`ragtune.rag.RagPipeline` applies)."""
-    return Source(p.text, p.title, p.citation_source)
+    return Source(p.readable_text, p.title, p.citation_source)
 
 
 def cite(answer: str, n: int) -> str:
@@ -205,7 +205,7 @@ def _sentence_selector(
     count = count_tokens or (lambda text: len(text.split()))
 
     def select(question: str, passages: list[Passage]) -> list[tuple[int, str]]:
-        texts = [table_rows_as_text(p.text) for p in passages]
+        texts = [table_rows_as_text(p.readable_text) for p in passages]
         return selector.select(question, texts, count_tokens=count, budget=source_tokens or 256)
 
     return select
