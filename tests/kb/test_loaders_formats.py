@@ -147,7 +147,7 @@ def make_eml(path: Path, tmp: Path, *, html: bool = False) -> Path:
                            subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
                            filename="policy.docx")  # fmt: skip
     message.add_attachment("# Agenda\n\n1. Budget\n2. Travel\n", filename="agenda.md")
-    message.add_attachment(b"\x89PNG\r\n\x1a\nnot really", maintype="image", subtype="png", filename="logo.png")
+    message.add_attachment(b"GIF89a not really", maintype="image", subtype="gif", filename="logo.gif")
     message.add_attachment(b"%PDF-1.4 broken", maintype="application", subtype="pdf", filename="broken.pdf")
     path.write_bytes(bytes(message))
     return path
@@ -310,7 +310,7 @@ def test_eml_body_headers_and_attachments(tmp_path: Path) -> None:
     assert "## Attachment: agenda.md\n\n# Agenda\n\n1. Budget" in doc.text
     assert doc.metadata["attachments"] == ["budget.pdf", "policy.docx", "agenda.md"]
     skipped = doc.metadata["attachments_skipped"]
-    assert skipped[0] == "logo.png (unsupported type '.png')"
+    assert skipped[0] == "logo.gif (unsupported type '.gif')"
     assert skipped[1].startswith("broken.pdf (truncated or damaged PDF")
     assert doc.text.endswith("Attachments not loaded:\n- " + "\n- ".join(skipped))
 
