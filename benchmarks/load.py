@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from ragtune.serve.testing import serve_process
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
@@ -70,30 +72,9 @@ def server(kb: Path, keys: Path | None, workdir: Path) -> Iterator[tuple[str, su
     env["RAGTUNE_HOME"] = str(workdir / ("home-keys" if keys else "home-open"))  # no stray key file for the open one
     if keys is not None:
         cmd += ["--keys", str(keys)]
-    log = workdir / f"serve-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"ragtune serve exited:\n{log.read_text()}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"ragtune serve did not start:\n{log.read_text()}")
-            time.sleep(0.3)
+    with serve_process(cmd, url, cwd=workdir, env=env, log=workdir / f"serve-{port}.log") as proc:
         yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def run_load(

@@ -283,13 +283,7 @@ class KnowledgeBase:
         fields: dict[int, dict[str, Any]] = {}
         left = self._readable(self.store.live_docs(a), access, fields)
         right = self._readable(self.store.live_docs(b), access, fields)
-        return Diff(
-            a=a,
-            b=b,
-            added=sorted(set(right) - set(left)),
-            removed=sorted(set(left) - set(right)),
-            changed=sorted(d for d in set(left) & set(right) if left[d] != right[d]),
-        )
+        return Diff.between(a, b, left, right)
 
     def document(
         self, doc_id: str, at: int | None = None, *, access: Access = ALL

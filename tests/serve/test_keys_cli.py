@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from ragtune.embed import Embedder
+from ragtune.serve.testing import serve_process
 
 RAGTUNE = [sys.executable, "-m", "ragtune.cli.main"]
 
@@ -100,31 +100,13 @@ def served(two_kbs: Path, subprocess_env: dict[str, str]) -> Iterator[tuple[str,
     port = free_port()
     ada = ragtune("keys", "create", "--name", "ada", "--role", "admin", env=env, cwd=two_kbs).stdout.strip()
     bob = ragtune("keys", "create", "--name", "bob", "--collection", "docs", env=env, cwd=two_kbs).stdout.strip()
-    log = two_kbs / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*RAGTUNE, "serve", "--port", str(port)], cwd=two_kbs, env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"ragtune serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"ragtune serve did not come up:\n{log.read_text()}")
-            time.sleep(0.5)
-        yield url, {"ada": ada, "bob": bob}
+        with serve_process(
+            [*RAGTUNE, "serve", "--port", str(port)], url, cwd=two_kbs, env=env, log=two_kbs / "serve.log"
+        ):
+            yield url, {"ada": ada, "bob": bob}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         (two_kbs / "keys.json").unlink(missing_ok=True)
 
 

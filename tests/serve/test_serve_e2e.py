@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from ragtune.knowledge_base import KnowledgeBase
 from ragtune.llm.base import Generation
 from ragtune.llm.openai import OpenAIGenerator
 from ragtune.rag.strategies import load_strategies
+from ragtune.serve.testing import serve_process
 
 QUESTIONS = ["How much does the Team plan cost?", "Which identity providers does single sign-on support?"]
 
@@ -34,31 +33,10 @@ def server(served_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     cwd = tmp_path_factory.mktemp("serve-cwd")  # no ragtune.toml here: built-in strategies only
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGTUNE_") or k == "RAGTUNE_HOME"}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    log = cwd / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(_serve_command(served_kb_dir, port), cwd=cwd, env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180  # torch and the embedder load first, on a busy two-core machine
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"ragtune serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"ragtune serve did not come up:\n{log.read_text()}")
-            time.sleep(0.5)
+    command = _serve_command(served_kb_dir, port)
+    with serve_process(command, url, cwd=cwd, env=env, log=cwd / "serve.log"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.slow

@@ -240,13 +240,7 @@ class SQLiteStore:
         a, b = self.check_version(a), self.check_version(b)
         with self._snapshot() as db:
             left, right = self._live_docs(a, db), self._live_docs(b, db)
-        return Diff(
-            a=a,
-            b=b,
-            added=sorted(set(right) - set(left)),
-            removed=sorted(set(left) - set(right)),
-            changed=sorted(d for d in set(left) & set(right) if left[d] != right[d]),
-        )
+        return Diff.between(a, b, left, right)
 
     def rollback(self, version: int) -> VersionInfo | None:
         """A new version whose live documents equal those of ``version``."""

@@ -74,6 +74,17 @@ class Diff:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @classmethod
+    def between(cls, a: int, b: int, left: Mapping[str, int], right: Mapping[str, int]) -> Diff:
+        """The diff of two live sets (doc id → revision id) at versions ``a`` and ``b``."""
+        return cls(
+            a=a,
+            b=b,
+            added=sorted(set(right) - set(left)),
+            removed=sorted(set(left) - set(right)),
+            changed=sorted(d for d in set(left) & set(right) if left[d] != right[d]),
+        )
+
 
 @dataclass(frozen=True)
 class RevisionInfo:

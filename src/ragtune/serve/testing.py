@@ -11,17 +11,22 @@
 ``{"role", "collections", "groups"}``; they are created in ``key_file`` (a temporary file by default) and
 their secrets are in ``RunningServer.keys``. Without ``keys`` (and ``api_key``) no key is needed. The
 server runs in a thread on a free port, with the MCP endpoint at ``RunningServer.url + "/mcp"``.
+
+:func:`serve_process` runs ``ragtune serve`` as its own process instead (end-to-end tests, the load benchmark).
 """
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ragtune.errors import RagtuneError
 from ragtune.serve.collections import Collection, Collections
 from ragtune.serve.keys import KeyStore
 from ragtune.serve.settings import ServeSettings
@@ -92,3 +97,37 @@ def running_server(
         finally:
             if opened is not None:
                 opened.close()
+
+
+@contextmanager
+def serve_process(
+    argv: Sequence[str], url: str, *, cwd: Path, env: Mapping[str, str], log: Path, start_timeout_s: float = 180.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` (a ``ragtune serve`` command line listening at ``url``) with its output in ``log``; return once
+    ``url/healthz`` answers 200; terminate it (then kill) on exit. RagtuneError, with the log, when the process
+    exits or does not answer within ``start_timeout_s`` (torch and the embedder load first on a busy machine)."""
+    import httpx
+
+    with log.open("wb") as out:
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RagtuneError(f"ragtune serve exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RagtuneError(f"ragtune serve did not come up:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -11,7 +11,6 @@ missing). Pages read by OCR are listed in ``metadata["ocr_pages"]``.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from ragtune.errors import LoaderError
 
 from ..document import Document
 from ._options import LoadOptions
+from ._pdf import clean_page_text, first_line
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -31,9 +31,6 @@ MIN_TEXT_CHARS = 16
 
 INSTALL_HINT = "install Tesseract: sudo apt-get install tesseract-ocr tesseract-ocr-eng (or `make ocr`)"
 _DEADLINE_SHARE = 0.8  # OCR stops starting pages past this share of the per-file limit, to keep the pages done
-_BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-_TRAILING_WS = re.compile(r"[ \t]+\n")
-_MAX_TITLE_LINE = 120
 
 
 class OcrUnavailable(Exception):
@@ -83,7 +80,7 @@ def ocr_image(image: Image, opts: LoadOptions, timeout_s: float) -> str:
         if "timeout" in str(exc).lower():
             raise TimeoutError from None
         raise
-    return clean(raw)
+    return clean_page_text(raw.replace("\x0c", "\n"))  # Tesseract ends a page with a form feed
 
 
 def ocr_pdf_pages(path: Path, numbers: list[int], opts: LoadOptions) -> OcrPages:
@@ -176,20 +173,6 @@ def join_pages(pages: list[str]) -> tuple[str, list[int]]:
         starts.append(offset)
         offset += len(page) + 2
     return "\n\n".join(pages), starts
-
-
-def clean(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").replace("\x0c", "\n")
-    text = _TRAILING_WS.sub("\n", text)
-    return _BLANK_RUNS.sub("\n\n", text).strip()
-
-
-def first_line(text: str) -> str:
-    for line in text.split("\n"):
-        line = line.strip()
-        if line:
-            return line if len(line) <= _MAX_TITLE_LINE else ""
-    return ""
 
 
 def _run(numbers: list[int], image_of, opts: LoadOptions, result: OcrPages) -> None:  # type: ignore[no-untyped-def]

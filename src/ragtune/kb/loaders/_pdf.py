@@ -44,7 +44,7 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
         ruled: list[int] = []  # pages that draw lines: pdfplumber looks for tables there
         for number, page in enumerate(reader.pages, start=1):
             try:
-                pages.append(_clean(page.extract_text() or ""))
+                pages.append(clean_page_text(page.extract_text() or ""))
                 contents = page.get_contents()
                 if contents is not None and page_may_hold_table(contents.get_data()):
                     ruled.append(number - 1)
@@ -57,7 +57,7 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
         raise LoaderError(path, f"cannot parse PDF: {_reason(exc)}") from None
     try:
         for index, page_text in pages_with_tables(path, ruled).items():
-            pages[index] = _clean(page_text)
+            pages[index] = clean_page_text(page_text)
     except Exception as exc:  # pdfminer's own errors: the file is readable by pypdf, so say which step failed
         raise LoaderError(path, f"table extraction failed: {_reason(exc)}") from None
 
@@ -73,7 +73,7 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
         page_starts.append(offset)
         offset += len(page_text) + 2  # the blank line that joins pages
     text = "\n\n".join(pages)
-    title = info_title or _first_line(text) or path.stem
+    title = info_title or first_line(text) or path.stem
     return [Document(id="", title=title, text=text, metadata={"pages": len(pages), **extra}, page_starts=page_starts)]
 
 
@@ -85,7 +85,8 @@ def _decrypt(reader: PdfReader) -> bool:
         return False
 
 
-def _clean(page_text: str) -> str:
+def clean_page_text(page_text: str) -> str:
+    """A page's text with line ends unified, NULs dropped, trailing blanks and runs of blank lines collapsed."""
     text = page_text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     text = _TRAILING_WS.sub("\n", text)
     return _BLANK_RUNS.sub("\n\n", text).strip()
@@ -100,7 +101,7 @@ def _info_title(reader: PdfReader) -> str:
     return " ".join(str(title).split()) if title else ""
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     for line in text.split("\n"):
         line = line.strip()
         if line:
