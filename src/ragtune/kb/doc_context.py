@@ -25,7 +25,7 @@ from ragtune.kb.document import Document
 
 CONTEXT_MODES = ("document", "headings", "none")
 MAX_LABEL_CHARS = 160
-"""The label is cut at a word boundary past this: the header shares the embedder's 256-token window with the text."""
+"""What the label adds is cut at a word boundary past this: the header shares the embedder's 256-token window."""
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _HEXISH = re.compile(r"^(?:[0-9a-f]{8,}|\d+)$", re.IGNORECASE)
@@ -51,8 +51,9 @@ def file_name_words(source: str) -> str:
 
 def document_label(doc: Document) -> str:
     """The document's title, followed by each of the company found on its first page, its running header (PDF)
-    and its file name's words that adds a word the label lacks; at most about ``MAX_LABEL_CHARS`` characters."""
-    label = " ".join(doc.title.split())
+    and its file name's words that adds a word the label lacks; the additions stop at about ``MAX_LABEL_CHARS``
+    characters (the title is kept whole, as the ``headings`` mode indexes it)."""
+    title = label = " ".join(doc.title.split())
     seen = _words(label)
     extras = [
         str(doc.metadata.get("company") or ""),
@@ -66,8 +67,8 @@ def document_label(doc: Document) -> str:
             continue
         label = f"{label} · {extra}" if label else extra
         seen |= new
-    if len(label) > MAX_LABEL_CHARS:
-        label = label[:MAX_LABEL_CHARS].rsplit(" ", 1)[0]
+    if len(label) > max(MAX_LABEL_CHARS, len(title)):
+        label = label[: max(MAX_LABEL_CHARS, len(title))].rsplit(" ", 1)[0]
     return label
 
 

@@ -13,7 +13,6 @@ that is not found is left out.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from ragtune.kb.doc_context import file_name_words
 from ragtune.kb.document import Document
@@ -98,8 +97,8 @@ def find_company(lines: list[str]) -> str:
 
 def find_year(title: str, lines: list[str], first_page: str, file_words: str) -> str:
     """The year a document reports on: a stated fiscal year ("fiscal year ended ... 2023", "FY2023", "Annual
-    Report 2023") in the title, cover or first page, else the one year in the title or the file name, else the
-    year most cover lines mention (when one is the most frequent)."""
+    Report 2023") in the title, cover or first page, else the one year in the title or the file name. A year
+    merely mentioned in the text is not the document's ("as agreed in 2021")."""
     for text in (title, "\n".join(lines), first_page):
         m = _FISCAL.search(text)
         if m is not None:
@@ -108,9 +107,6 @@ def find_year(title: str, lines: list[str], first_page: str, file_words: str) ->
         years = set(_ANY_YEAR.findall(text))
         if len(years) == 1:
             return years.pop()
-    counts = Counter(y for line in lines for y in set(_ANY_YEAR.findall(line))).most_common(2)
-    if counts and (len(counts) == 1 or counts[0][1] > counts[1][1]):
-        return counts[0][0]
     return ""
 
 

@@ -70,24 +70,21 @@ def _holds(have: Any, wanted: Any) -> bool:
 
 
 def _company(text: str, companies: set[str]) -> list[str]:
-    """The spellings of the one company ``text`` names: by its whole name, else by a first word no other has."""
+    """The spellings of the one company ``text`` names, by its whole name or by a first word no other company's
+    name starts with; nothing when it names two."""
     cores: dict[str, list[str]] = {}
     for name in companies:
         core = _normal(company_core(name)).strip()
         if core:
             cores.setdefault(core, []).append(name)
-    whole = [core for core in cores if f" {core} " in text]
-    whole = [c for c in whole if not any(c != o and f" {c} " in f" {o} " for o in whole)]  # the longest names
-    if len(whole) == 1:
-        return cores[whole[0]]
-    if whole:
-        return []
     firsts: dict[str, list[str]] = {}
     for core in cores:
         first = core.split()[0]
         if len(first) >= 3 and first not in STOPWORDS and not first.isdigit():
             firsts.setdefault(first, []).append(core)
-    named = [f for f in firsts if f" {f} " in text]
-    if len(named) == 1 and len(firsts[named[0]]) == 1:
-        return cores[firsts[named[0]][0]]
-    return []
+    named = {core for core in cores if f" {core} " in text}
+    named = {c for c in named if not any(c != o and f" {c} " in f" {o} " for o in named)}  # the longest names
+    for first, owners in firsts.items():
+        if len(owners) == 1 and f" {first} " in text and not any(f" {first} " in f" {c} " for c in named):
+            named.add(owners[0])
+    return cores[named.pop()] if len(named) == 1 else []
