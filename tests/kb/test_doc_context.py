@@ -244,3 +244,12 @@ def test_llm_contextualizer_writes_one_line_per_chunk(tiny_model: Path) -> None:
     doc = Document(id="d", title="Northwind Turbines annual report", text="Revenue grew. Costs fell. " * 20)
     lines = LLMContextualizer(f"hf:{tiny_model}", max_new_tokens=8).contexts(doc, ["Revenue grew.", "Costs fell."])
     assert len(lines) == 2 and all("\n" not in line for line in lines)
+
+
+def test_generated_context_is_one_clean_line() -> None:
+    from ragtune.rag.contextualize import clean_context
+
+    assert (
+        clean_context('<passage> Context: "Northwind Turbines\n2023 cash flows." ')
+        == "Northwind Turbines 2023 cash flows."
+    )

@@ -10,12 +10,14 @@ measured against the header alone in docs/benchmarks.md before anyone turns it o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ragtune.kb.document import Document
 from ragtune.llm.base import GenerationOptions, generate_many
 
+_TAG = re.compile(r"</?(?:document|passage)>", re.IGNORECASE)
 DOC_CHARS = 1200
 CHUNK_CHARS = 900
 MAX_NEW_TOKENS = 40
@@ -54,8 +56,9 @@ class LLMContextualizer:
 
 
 def clean_context(text: str) -> str:
-    """The generated sentence on one line, without a lead-in such as "Context:" or surrounding quotes."""
-    line = " ".join(text.split())
+    """The generated sentence on one line, without the prompt's tags a small model echoes (``<passage>``), a
+    lead-in such as "Context:" or surrounding quotes."""
+    line = " ".join(_TAG.sub(" ", text).split())
     for lead in ("Context:", "Answer:", "Sentence:"):
         if line.lower().startswith(lead.lower()):
             line = line[len(lead) :].strip()
