@@ -1,8 +1,9 @@
 """The rerank stage: an optional reordering of the fused passages, chosen by name (``[search] rerank``).
 
-The default, ``none``, leaves the order as fusion made it and costs nothing. A reranker (a cross-encoder, an
-LLM judge) sees the query and the ``max(k, depth)`` best fused passages and returns them in its order; the
-retriever keeps the first ``k`` and renumbers their ranks. Register one as loaders and store backends are::
+Built in: ``none`` and ``cross-encoder:PATH`` (a trained cross-encoder directory). The default, ``none``, leaves the
+order as fusion made it and costs nothing. A reranker (a cross-encoder, an LLM judge) sees the query and the
+``max(k, depth)`` best fused passages and returns them in its order; the retriever keeps the first ``k`` and
+renumbers their ranks. Register one as loaders and store backends are::
 
     from ragtune.search.rerank import register_reranker
 
@@ -71,7 +72,12 @@ def reranker_names() -> list[str]:
 
 
 def reranker_named(name: str, settings: SearchSettings) -> Reranker:
-    """The reranker registered as ``name``; SearchError naming the setting when there is none."""
+    """The reranker registered as ``name``, or a cross-encoder directory as ``cross-encoder:PATH``
+    (:mod:`ragtune.search.cross_encoder`); SearchError naming the setting when there is none."""
+    if name.startswith("cross-encoder:"):
+        from ragtune.search.cross_encoder import CrossEncoderReranker
+
+        return CrossEncoderReranker(name.removeprefix("cross-encoder:"), depth=settings.rerank_depth)
     factory = _rerankers.get(name)
     if factory is None:
         raise SearchError(f"search.rerank must be one of {tuple(reranker_names())}, not {name!r}")
