@@ -55,3 +55,27 @@ def test_missing_cross_encoder_is_a_clear_error(tmp_path: Path) -> None:
     reranker = reranker_named(f"cross-encoder:{tmp_path / 'nope'}", Settings().search)
     with pytest.raises(SearchError, match="no model directory"):
         reranker.rerank(Query("x"), [object()])  # type: ignore[list-item]
+
+
+def test_a_reranker_trained_into_the_kb_is_offered_by_name_and_as_a_strategy(
+    cross_encoder_dir: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    import shutil
+
+    from ragtune.rag.strategies import load_strategies
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "refunds.md").write_text("# Refunds\n\nRefunds are issued within 14 days of a request.\n")
+    with KnowledgeBase.open(tmp_path / "kb", create=True, settings=Settings(), embedder=embedder) as kb:
+        kb.ingest([docs])
+        assert "rag-extractive+rerank" not in load_strategies(kb, config={})
+        shutil.copytree(cross_encoder_dir, tmp_path / "kb" / "rerankers" / "helpdesk")
+        strategies = load_strategies(kb, config={})
+        assert strategies["rag-extractive+rerank"].spec.rerank == "helpdesk"
+        answer = strategies["rag-extractive+rerank"].ask("How long do refunds take?")
+        assert "14 days" in answer.text and "rerank" in answer.passages[0].scores
+        # The plain strategy keeps fusion's order: the reranker is the strategy's, not the KB's.
+        assert "rerank" not in strategies["rag-extractive"].ask("How long do refunds take?").passages[0].scores
+        with pytest.raises(SearchError, match="helpdesk"):
+            reranker_named("helpdek", kb.settings.search, kb.path)

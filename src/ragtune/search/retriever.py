@@ -8,6 +8,7 @@ fetched from the store → the rerank stage (:mod:`ragtune.search.rerank`; none 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ class Retriever:
         if self.settings.lexical_engine not in ENGINES:
             raise SearchError(f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}")
         self.fuse = fusion_named(self.settings.fusion)
-        self.reranker = reranker or reranker_named(self.settings.rerank, self.settings)
+        root = getattr(store, "root", None)  # trained rerankers live in the knowledge base's folder
+        self.reranker = reranker or reranker_named(self.settings.rerank, self.settings, root)
         self.legs: dict[str, SearchLeg] = {}
         files = IndexFiles(index_dir) if index_dir is not None and self.settings.index_files else None
         self.index = ChunkIndex(
@@ -60,6 +62,13 @@ class Retriever:
             files,
             ann_threshold=self.settings.ann_threshold,
         )
+
+    def with_reranker(self, reranker: Reranker) -> Retriever:
+        """This retriever (same indexes and legs, nothing reloaded) with another rerank stage: how a strategy with
+        its own ``rerank`` retrieves beside the others."""
+        other = copy.copy(self)
+        other.reranker = reranker
+        return other
 
     @property
     def index(self) -> ChunkIndex:

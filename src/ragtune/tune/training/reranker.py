@@ -97,7 +97,7 @@ def train_cross_encoder(
     model = CrossEncoder(resolve_model_path(config.base), num_labels=1, max_length=config.max_length, device="cpu")
     losses: list[float] = []
 
-    class _Log(TrainerCallback):  # type: ignore[misc]
+    class _Log(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
             if logs and "loss" in logs:
                 losses.append(float(logs["loss"]))
