@@ -122,3 +122,38 @@ def test_held_out_queries_stay_together_and_metrics_rank_the_pool(embedder: Embe
     metrics = ranking_metrics(Exact(), [RetrievalPair("q0", "passage 0", "labels"),
                                         RetrievalPair("q1", "passage 1", "labels")])  # fmt: skip
     assert metrics == {"recall_at_1": 1.0, "recall_at_5": 1.0, "mrr": 1.0}
+
+
+def test_tune_reranker_command_trains_registers_and_is_selected_by_name(tmp_path: Path, embedder: Embedder) -> None:
+    from click.testing import CliRunner
+
+    from ragtune.cli.main import cli
+    from ragtune.rag.strategies import load_strategies
+    from ragtune.search.query import Query
+
+    for doc in DOCS:
+        (tmp_path / "docs" / doc).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(HELPCENTER / doc, tmp_path / "docs" / doc)
+    kb_dir = tmp_path / ".ragtune"
+    settings = Settings().replace("answer", sentence_vectors=False)
+    with KnowledgeBase.open(kb_dir, create=True, settings=settings, embedder=embedder) as kb:
+        kb.ingest([tmp_path / "docs"])
+    args = ["tune-reranker", "--kb", str(kb_dir), "--name", "help-reranker", "--max-synthesized", "16",
+            "--max-steps", "2", "--batch-size", "4", "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output[result.output.index("{") :])
+    assert out["pairs"]["with_negatives"] > 0 and out["training"]["steps"] == 2
+    assert (kb_dir / "rerankers" / "help-reranker" / "config.json").exists()
+    with ModelRegistry.open(kb_dir) as registry:
+        model = registry.get("help-reranker")
+    assert (model.kind, model.method, model.spec) == ("reranker", "cross-encoder", "help-reranker")
+    assert model.data_sha256 == file_sha256(out["training"]["data_path"] if "data_path" in out["training"] else
+                                            Path(out["training"]["run_dir"]) / "pairs.jsonl")  # fmt: skip
+    reranked = Settings().replace("search", rerank="help-reranker")
+    with KnowledgeBase.open(kb_dir, settings=reranked, embedder=embedder) as kb:
+        found = kb.retrieve(Query("How long is the free trial?", k=3)).passages
+        assert all("rerank" in p.scores for p in found)
+        assert load_strategies(kb, config={})["rag-extractive+rerank"].spec.rerank == "help-reranker"
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code != 0 and "already exists" in str(again.exception)

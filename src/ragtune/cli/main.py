@@ -62,6 +62,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "tune_retriever",
         "Fine-tune the embedding model on the knowledge base's own questions and passages; register it.",
     ),
+    "tune-reranker": (
+        "retriever_cmd",
+        "tune_reranker",
+        "Train a cross-encoder reranker on the knowledge base's own questions and passages; register it.",
+    ),
     "runs": ("tune_cmds", "runs", "Tracked training runs (MLflow store in .ragtune/mlflow.db)."),
     "sweep": (
         "tune_cmds",

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS models (
     kind TEXT NOT NULL DEFAULT 'generator'
 );
 """
-KINDS = ("generator", "embedder")
+KINDS = ("generator", "embedder", "reranker")
 
 
 @dataclass
@@ -70,7 +70,7 @@ class RegisteredModel:
     def spec(self) -> str:
         """How the model is named where a model is expected: ``ft:NAME`` for a generator, ``NAME`` for an
         embedder (``[embed] model``, ``--embedder``)."""
-        return self.name if self.kind == "embedder" else PREFIX + self.name
+        return PREFIX + self.name if self.kind == "generator" else self.name
 
     @property
     def adapter(self) -> str | None:

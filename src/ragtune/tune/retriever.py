@@ -41,12 +41,15 @@ from typing import Any
 import numpy as np
 
 from ragtune.errors import ConfigError
+from ragtune.search.rerank import RERANKER_DIR
 from ragtune.tune.data.pairs import RetrievalPair, write_pairs
 from ragtune.tune.data.similarity import normalize_text
 from ragtune.tune.registry import ModelRegistry, RegisteredModel, check_name
+from ragtune.tune.training.reranker import RerankerTrainConfig, RerankRow, candidate_mrr, fit_cross_encoder
 from ragtune.tune.training.rundir import RUNS, kb_root, new_run_id, write_json
 
 EMBEDDERS = "embedders"  # <kb>/embedders/NAME/: the folder knowledge_base.EMBEDDERS_DIRNAME resolves names in
+RERANKERS = RERANKER_DIR  # <kb>/rerankers/NAME/: where [search] rerank = NAME is found (ragtune.search.rerank)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -152,6 +155,20 @@ def ranking_metrics(model: Any, pairs: Sequence[RetrievalPair], batch_size: int 
     return {"recall_at_1": r1 / n, "recall_at_5": r5 / n, "mrr": rr / n}
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """What a retriever run trains: where its model is kept, how the registry and MLflow name it."""
+
+    kind: str  # the registry's kind
+    folder: str  # <kb>/FOLDER/NAME
+    method: str
+    tracking: str  # ragtune_kind in MLflow, kind in run.json
+
+
+EMBEDDER = _Kind("embedder", EMBEDDERS, "mnrl", "tune-retriever")
+RERANKER = _Kind("reranker", RERANKERS, "cross-encoder", "tune-reranker")
+
+
 def train_retriever(
     pairs: Sequence[RetrievalPair],
     base: str,
@@ -167,25 +184,84 @@ def train_retriever(
     """Fine-tune the sentence-transformers model ``base`` (a folder; resolve names first) on ``pairs``, save it as
     embedder ``name`` of the KB in ``kb_dir``, track the run and register it (see the module docstring)."""
     config = (config or RetrieverConfig()).validate()
+
+    def fit(*args: Any) -> RetrieverResult:
+        return _fit(config, *args)
+
+    return _train(EMBEDDER, pairs, base, config.to_dict(), config.val_share, config.seed, fit, name=name,
+                  kb_dir=kb_dir, kb_version=kb_version, quiet=quiet, track=track, tags=tags)  # fmt: skip
+
+
+def train_reranker(
+    pairs: Sequence[RetrievalPair],
+    base: str,
+    config: RerankerTrainConfig | None = None,
+    *,
+    name: str,
+    kb_dir: str | Path | None = None,
+    kb_version: int | None = None,
+    quiet: bool = False,
+    track: bool = True,
+    tags: Sequence[str] = (),
+) -> RetrieverResult:
+    """Train a cross-encoder reranker from the bi-encoder folder ``base`` on ``pairs`` (positives and their mined
+    hard negatives), save it as reranker ``name`` of the KB (``<kb>/rerankers/NAME``: ``[search] rerank = NAME``),
+    track the run and register it (kind ``reranker``). Held-out queries measure the MRR of the positive among its
+    mined candidates, as the base embedder orders them and as the reranker does."""
+    config = config or RerankerTrainConfig()
+    config.check()
+
+    def fit(*args: Any) -> RetrieverResult:
+        return _fit_reranker(config, *args)
+
+    return _train(RERANKER, pairs, base, dataclasses.asdict(config), config.val_share, config.seed, fit, name=name,
+                  kb_dir=kb_dir, kb_version=kb_version, quiet=quiet, track=track, tags=tags)  # fmt: skip
+
+
+def new_model_dir(root: Path, what: _Kind, name: str) -> Path:
+    """Where model ``name`` of kind ``what`` goes in the KB at ``root``; ConfigError when the name is taken (checked
+    before any work: a name is never reused)."""
     name = check_name(name)
-    root = kb_root(kb_dir)
-    target = root / EMBEDDERS / name
+    target = root / what.folder / name
     with ModelRegistry.open(root) as registry:
         if registry.exists(name) or target.exists():
             raise ConfigError(
-                f"an embedder or model named {name!r} already exists in {root}; choose another --name (a name is "
-                "never reused: versions that were searched with it must keep their vectors)"
+                f"a model named {name!r} already exists in {root}; choose another --name (a name is never reused: "
+                "versions that were searched with it must keep their vectors)"
             )
+    return target
+
+
+def _train(
+    what: _Kind,
+    pairs: Sequence[RetrievalPair],
+    base: str,
+    params: dict[str, Any],
+    val_share: float,
+    seed: int,
+    fit: Any,
+    *,
+    name: str,
+    kb_dir: str | Path | None,
+    kb_version: int | None,
+    quiet: bool,
+    track: bool,
+    tags: Sequence[str],
+) -> RetrieverResult:
+    """One tracked run: name checked, run folder, pairs written, held-out split, ``fit`` (which saves the model into
+    its folder), metrics, registration; a failed run is marked failed and leaves no model behind."""
+    root = kb_root(kb_dir)
+    target = new_model_dir(root, what, name)
     if len(pairs) < 2:
-        raise ConfigError(f"tune-retriever: {len(pairs)} training pairs; at least 2 are needed")
+        raise ConfigError(f"{what.tracking}: {len(pairs)} training pairs; at least 2 are needed")
     run_id = new_run_id()
     run_dir = root / RUNS / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     data_sha = write_pairs(run_dir / "pairs.jsonl", pairs)
-    train, val = split_pairs(pairs, config.val_share, config.seed)
+    train, val = split_pairs(pairs, val_share, seed)
     info = {
         "run_id": run_id,
-        "kind": "tune-retriever",
+        "kind": what.tracking,
         "status": "running",
         "name": name,
         "base": base,
@@ -194,12 +270,12 @@ def train_retriever(
         "kb_version": kb_version,
         "created_at": time.time(),
     }
-    write_json(run_dir / "config.json", {"retriever": config.to_dict()})
+    write_json(run_dir / "config.json", {what.kind: params})
     write_json(run_dir / "run.json", info)
-    tracker, mlflow_id = _start_tracking(root, info, config, len(train), len(val), track)
+    tracker, mlflow_id = _start_tracking(root, info, params, len(train), len(val), track)
     try:
         with _quiet(quiet):
-            result = _fit(config, info, train, val, target, run_dir, quiet, tracker, mlflow_id)
+            result: RetrieverResult = fit(info, train, val, target, run_dir, quiet, tracker, mlflow_id)
     except BaseException:
         shutil.rmtree(target.with_name(f".{name}.tmp"), ignore_errors=True)
         if tracker is not None and mlflow_id is not None:
@@ -218,7 +294,7 @@ def train_retriever(
             RegisteredModel(
                 name=name,
                 base=base,
-                method="mnrl",
+                method=what.method,
                 path=str(target),
                 data_sha256=data_sha,
                 data_path=str(run_dir / "pairs.jsonl"),
@@ -226,7 +302,7 @@ def train_retriever(
                 metrics=result.metrics,
                 run_id=run_id,
                 tags=list(tags),
-                kind="embedder",
+                kind=what.kind,
             )
         )
     write_json(run_dir / "run.json", {**info, "status": "finished", "finished_at": time.time()})
@@ -234,16 +310,16 @@ def train_retriever(
 
 
 def _start_tracking(
-    root: Path, info: dict[str, Any], config: RetrieverConfig, n_train: int, n_val: int, track: bool
+    root: Path, info: dict[str, Any], config: dict[str, Any], n_train: int, n_val: int, track: bool
 ) -> tuple[Any, str | None]:
     if not track:
         return None, None
     from ragtune.tune.training.tracking import Tracker
 
     tracker = Tracker(root)
-    mlflow_id = tracker.start(info["run_id"], {"ragtune_kind": "tune-retriever"})
+    mlflow_id = tracker.start(info["run_id"], {"ragtune_kind": info["kind"]})
     params = {
-        **config.to_dict(),
+        **config,
         "base": info["base"],
         "data_path": info["data_path"],
         "data_sha256": info["data_sha256"],
@@ -330,6 +406,10 @@ def _fit(
     counter = StepCounter()
     trainer.add_callback(counter)
     trainer.add_callback(TrackingCallback(tracker, mlflow_id))
+    if quiet:  # transformers prints each log dict instead of the bar: keep --json output clean
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     started = time.perf_counter()
     out = trainer.train()
     seconds = time.perf_counter() - started
@@ -354,6 +434,63 @@ def _fit(
         metrics=metrics,
         mlflow_run_id=mlflow_id,
         loss_history=losses,
+    )
+
+
+def _fit_reranker(
+    config: RerankerTrainConfig,
+    info: dict[str, Any],
+    train: list[RetrievalPair],
+    val: list[RetrievalPair],
+    target: Path,
+    run_dir: Path,
+    quiet: bool,
+    tracker: Any,
+    mlflow_id: str | None,
+) -> RetrieverResult:
+    from sentence_transformers import SentenceTransformer
+
+    from ragtune.tune.training.callbacks import StepCounter, TrackingCallback
+
+    rows = [RerankRow(p.query, p.positive, tuple(p.negatives)) for p in train]
+    held = [RerankRow(p.query, p.positive, tuple(p.negatives)) for p in val]
+    metrics: dict[str, float] = {}
+    if held:
+        bi = SentenceTransformer(info["base"], device="cpu")
+
+        def cosine(query: str, texts: list[str]) -> Any:
+            vectors = bi.encode([query, *texts], normalize_embeddings=True, convert_to_numpy=True)
+            return vectors[1:] @ vectors[0]
+
+        metrics["base_val_candidate_mrr"] = candidate_mrr(cosine, held)
+    counter = StepCounter()
+    model, figures = fit_cross_encoder(
+        rows, info["base"], config, callbacks=[counter, TrackingCallback(tracker, mlflow_id)], progress=not quiet
+    )
+    metrics["train_loss"] = figures["train_loss"]
+    if held:
+
+        def rerank(query: str, texts: list[str]) -> Any:
+            return model.predict([(query, t) for t in texts], show_progress_bar=False)
+
+        metrics["val_candidate_mrr"] = candidate_mrr(rerank, held)
+    _save(model, target, {"run_id": info["run_id"], "base": info["base"], "data_sha256": info["data_sha256"]})
+    return RetrieverResult(
+        run_id=info["run_id"],
+        name=info["name"],
+        path=target,
+        run_dir=run_dir,
+        base=info["base"],
+        pairs=len(train) + len(val),
+        val_pairs=len(val),
+        data_sha256=info["data_sha256"],
+        kb_version=info["kb_version"],
+        precision="fp32",
+        steps=counter.steps,
+        train_seconds=figures["seconds"],
+        metrics=metrics,
+        mlflow_run_id=mlflow_id,
+        loss_history=figures["loss_history"],
     )
 
 

@@ -12,6 +12,7 @@ settle in one short epoch on CPU; the passage is read as the search indexes it (
 from __future__ import annotations
 
 import random
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class RerankerTrainConfig:
     max_length: int = 256
     negatives: int = DEFAULT_NEGATIVES  # hard negatives per row used (each row gives 1 + negatives examples)
     seed: int = 0
+    max_steps: int = -1
+    val_share: float = 0.1  # queries held out to measure the reranker (tune-reranker)
 
     def check(self) -> None:
         if self.epochs <= 0 or self.batch_size < 1 or self.learning_rate <= 0 or self.negatives < 0:
@@ -61,75 +64,84 @@ def labelled_examples(rows: Sequence[RerankRow], negatives: int, seed: int = 0) 
     return out
 
 
-def train_cross_encoder(
+def fit_cross_encoder(
     rows: Sequence[RerankRow],
-    out_dir: Path,
+    base: str,
     config: RerankerTrainConfig | None = None,
     *,
-    on_log: Callable[[dict[str, float], int], None] | None = None,
+    callbacks: Sequence[Any] = (),
     progress: bool = True,
-) -> dict[str, Any]:
-    """Train a cross-encoder on ``rows`` and save it to ``out_dir`` (loadable as ``cross-encoder:out_dir``).
-    Returns the figures of the run: examples, steps, seconds, final training loss."""
+) -> tuple[Any, dict[str, Any]]:
+    """A cross-encoder trained on ``rows`` from the bi-encoder folder ``base`` (a new one-logit head), and the
+    figures of the run (examples, steps, seconds, final training loss). Saving is the caller's."""
     config = config or RerankerTrainConfig()
     config.check()
     if not rows:
         raise ConfigError("reranker training: no training rows")
     from datasets import Dataset
-    from sentence_transformers.cross_encoder import (
-        CrossEncoder,
-        CrossEncoderTrainer,
-        CrossEncoderTrainingArguments,
-    )
+    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
-    from transformers import TrainerCallback
-
-    from ragtune.embed.base import resolve_model_path
 
     examples = labelled_examples(rows, config.negatives, config.seed)
-    data = Dataset.from_dict(
-        {
-            "query": [q for q, _, _ in examples],
-            "passage": [p for _, p, _ in examples],
-            "label": [y for *_, y in examples],
-        }
-    )
-    model = CrossEncoder(resolve_model_path(config.base), num_labels=1, max_length=config.max_length, device="cpu")
-    losses: list[float] = []
-
-    class _Log(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
-            if logs and "loss" in logs:
-                losses.append(float(logs["loss"]))
-                if on_log is not None:
-                    on_log({"loss": float(logs["loss"])}, int(state.global_step))
-
+    queries, passages, labels = (list(column) for column in zip(*examples, strict=True))
+    data = Dataset.from_dict({"query": queries, "passage": passages, "label": labels})
+    model = CrossEncoder(base, num_labels=1, max_length=config.max_length, device="cpu")
     args = CrossEncoderTrainingArguments(
-        output_dir=str(out_dir / "checkpoints"),
+        output_dir=str(Path(tempfile.gettempdir()) / "ragtune-cross-encoder"),
         num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         warmup_ratio=config.warmup_ratio,
         seed=config.seed,
-        logging_steps=10,
+        data_seed=config.seed,
+        logging_steps=1,
         save_strategy="no",
         report_to=[],
         disable_tqdm=not progress,
         use_cpu=True,
-        dataloader_drop_last=False,
+        dataloader_num_workers=0,
     )
     trainer = CrossEncoderTrainer(
-        model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model), callbacks=[_Log()]
+        model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model), callbacks=list(callbacks)
     )
+    if not progress:  # transformers prints each log dict instead of the bar: keep --json output clean
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     started = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - started
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(str(out_dir))
-    return {
+    out = trainer.train()
+    losses = [(int(h["step"]), float(h["loss"])) for h in trainer.state.log_history if "loss" in h]
+    figures = {
         "examples": len(examples),
         "rows": len(rows),
         "steps": int(trainer.state.global_step),
-        "seconds": round(seconds, 1),
-        "loss": losses[-1] if losses else float("nan"),
+        "seconds": round(time.perf_counter() - started, 2),
+        "train_loss": float(out.training_loss),
+        "loss_history": losses,
     }
+    return model, figures
+
+
+def candidate_mrr(score: Callable[[str, list[str]], Sequence[float]], rows: Sequence[RerankRow]) -> float:
+    """Mean reciprocal rank of each row's positive among its own candidates (the positive and its hard
+    negatives) as ``score(query, candidates)`` orders them: what reranking the mined candidates achieves."""
+    total = 0.0
+    scored = [r for r in rows if r.negatives]
+    for row in scored:
+        values = list(score(row.query, [row.positive, *row.negatives]))
+        total += 1.0 / (1 + sum(v > values[0] for v in values[1:]))
+    return total / len(scored) if scored else float("nan")
+
+
+def train_cross_encoder(
+    rows: Sequence[RerankRow], out_dir: Path, config: RerankerTrainConfig | None = None, *, progress: bool = True
+) -> dict[str, Any]:
+    """Train a cross-encoder on ``rows`` from ``config.base`` and save it to ``out_dir`` (``cross-encoder:out_dir``)."""
+    from ragtune.embed.base import resolve_model_path
+
+    config = config or RerankerTrainConfig()
+    model, figures = fit_cross_encoder(rows, resolve_model_path(config.base), config, progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    return figures
