@@ -157,3 +157,37 @@ def test_tune_reranker_command_trains_registers_and_is_selected_by_name(tmp_path
         assert load_strategies(kb, config={})["rag-extractive+rerank"].spec.rerank == "help-reranker"
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0 and "already exists" in str(again.exception)
+
+
+def test_one_command_tunes_registers_and_reembeds(tmp_path: Path, hermetic: Path) -> None:
+    from click.testing import CliRunner
+
+    from ragtune.cli.main import cli
+
+    docs = tmp_path / "docs"
+    for doc in DOCS:
+        (docs / doc).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(HELPCENTER / doc, docs / doc)
+    kb = str(tmp_path / ".ragtune")
+    run = CliRunner()
+    assert run.invoke(cli, ["ingest", str(docs), "--kb", kb]).exit_code == 0
+    args = ["tune-retriever", "--kb", kb, "--name", "cli-retriever", "--max-steps", "1", "--batch-size", "4"]
+    args += ["--max-seq-length", "32", "--val-share", "0", "--max-synthesized", "8", "--reembed", "--json"]
+    res = run.invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["pairs"]["pairs"] == 8 and out["pairs"]["with_negatives"] == 8
+    assert out["training"]["name"] == "cli-retriever" and out["training"]["steps"] == 1
+    assert out["reembed"]["version"]["version"] == 2 and out["reembed"]["version"]["embedder"] == "cli-retriever"
+    log = json.loads(run.invoke(cli, ["kb", "log", "--kb", kb, "--json"]).output)
+    assert [(v["version"], v["operation"], v["embedder"]) for v in log] == [
+        (2, "reembed", "cli-retriever"),
+        (1, "ingest", None),
+    ]
+    models = json.loads(run.invoke(cli, ["models", "list", "--kb", kb, "--json"]).output)
+    assert [(m["name"], m["kind"]) for m in models] == [("cli-retriever", "embedder")]
+    again = run.invoke(cli, ["kb", "reembed", "--kb", kb, "--embedder", "cli-retriever"])
+    assert again.exit_code == 0 and "already searches with cli-retriever" in again.output
+    bad = run.invoke(cli, ["kb", "reembed", "--kb", kb, "--embedder", "/no/such-embedder"])
+    assert bad.exit_code != 0 and "such-embedder" in str(bad.exception)
+    assert len(json.loads(run.invoke(cli, ["kb", "log", "--kb", kb, "--json"]).output)) == 2
