@@ -65,7 +65,8 @@ def fresh_copy(name: str, source: str) -> Any:
     dest = common.CACHE / name
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(src, dest)
-    return KnowledgeBase.open(dest, settings=common.settings())
+    # Retrieval only: no answer-sentence vectors (they belong to the [embed] model and cost minutes here).
+    return KnowledgeBase.open(dest, settings=common.settings().replace("answer", sentence_vectors=False))
 
 
 def scifact_modes(kb: Any, queries: dict[str, str], qrels: Any, at: int | None = None) -> dict[str, dict[str, float]]:
@@ -140,7 +141,7 @@ def scifact(args: argparse.Namespace) -> dict[str, Any]:
         for mode in MODES
     ]
     out = {
-        "kb": {"chunks": report.chunks, "base": kb.configured_embedder.id, "tuned": report.embedder_id},
+        "kb": {"chunks": report.chunks, "base": kb.embedder.id, "tuned": report.embedder_id},
         "pairs": built.as_dict(),
         "pairs_seconds": round(pairs_s, 1),
         "training": {
@@ -203,7 +204,8 @@ def helpcenter(args: argparse.Namespace) -> dict[str, Any]:
     root = common.CACHE / "helpcenter_retriever"
     shutil.rmtree(root, ignore_errors=True)
     questions = [q for q in common.read_jsonl(HELPCENTER / "eval.jsonl") if q.get("sources")]
-    with KnowledgeBase.open(root, create=True, settings=common.settings()) as kb:
+    settings = common.settings().replace("answer", sentence_vectors=False)
+    with KnowledgeBase.open(root, create=True, settings=settings) as kb:
         kb.ingest([HELPCENTER / "docs"])
         before = {mode: doc_recall(kb, questions, mode) for mode in ("dense", "hybrid")}
         built = build_pairs(kb, eval_path=HELPCENTER / "eval.jsonl", negatives=1, mine_mode="hybrid")

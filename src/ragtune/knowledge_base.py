@@ -19,7 +19,6 @@ from ragtune.kb.acl import ALL, Access, HeadAcls
 from ragtune.kb.document import Document
 from ragtune.kb.ingest import Ingestor, IngestReport
 from ragtune.kb.loaders import LoadOptions, load_all
-from ragtune.kb.sentences import fill_sentence_vectors
 from ragtune.kb.store import Diff, RevisionInfo, Store, VersionInfo, open_store
 from ragtune.search.passage import Passage
 from ragtune.search.query import Query, SearchResult
@@ -97,9 +96,10 @@ class KnowledgeBase:
         return self.store.root
 
     @property
-    def configured_embedder(self) -> Embedder:
-        """The ``[embed] model``: it cuts chunks (its tokenizer), and searches every version that records no
-        other embedder (all of them until a ``kb reembed``)."""
+    def embedder(self) -> Embedder:
+        """The ``[embed] model``: it cuts chunks (its tokenizer), embeds the extractive answerer's sentences and the
+        evaluation's semantic metrics, and searches every version that records no other embedder (all of them
+        until a ``kb reembed``). The embedder a version is *searched* with: :meth:`embedder_at`."""
         with self._lock:
             if self._embedder is None:
                 self._embedder = self._load_embedder(self.settings.embed.model)
@@ -131,7 +131,7 @@ class KnowledgeBase:
         """The embedder ``spec`` names (None or ``""``: the configured one), loaded once per KB. A spec that does
         not load raises :class:`~ragtune.errors.EmbedderError`."""
         if not spec or spec == self.settings.embed.model:
-            return self.configured_embedder
+            return self.embedder
         with self._lock:
             cached = self._embedders.get(spec)
         if cached is not None:
@@ -161,9 +161,9 @@ class KnowledgeBase:
         return self.embedder_for(self.embedder_spec(version))
 
     @property
-    def embedder(self) -> Embedder:
-        """The head version's embedder: new chunks are embedded with it, and the head is searched with it (the
-        configured ``[embed] model`` until a ``kb reembed``; a rollback brings the old one back)."""
+    def search_embedder(self) -> Embedder:
+        """The head version's embedder: the head is searched with it, and new chunks get vectors from it (the
+        ``[embed] model`` until a ``kb reembed``; a rollback brings the old one back)."""
         return self.embedder_at(self.store.head())
 
     @property
@@ -172,7 +172,7 @@ class KnowledgeBase:
         with self._lock:
             made = self._retriever
         if made is None:
-            primary = self.embedder
+            primary = self.embedder  # index/; other embedders' indexes are built when a version needs them
             made = Retriever(
                 self.store,
                 primary,
@@ -190,7 +190,7 @@ class KnowledgeBase:
     def _index_dir(self, embedder: Embedder) -> Path:
         """``index/`` for the configured embedder (as before re-embedding existed), ``index-<id>/`` for another."""
         base = self.store.root / INDEX_DIRNAME
-        if embedder.id == self.configured_embedder.id:
+        if embedder.id == self.embedder.id:
             return base
         return base.with_name(f"{INDEX_DIRNAME}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', embedder.id)}")
 
@@ -204,7 +204,8 @@ class KnowledgeBase:
         tried on one text) before the store is touched, so a bad name fails with nothing changed. Every stored
         chunk is embedded, not only the head's, because the index covers every chunk ever stored (it would embed
         them at the first search otherwise). A run that is interrupted keeps what it embedded: the next one goes
-        on from there.
+        on from there. The extractive answerer's sentence vectors are not redone: they belong to the ``[embed]
+        model`` (:attr:`embedder`), a general sentence model, which a retrieval-tuned one need not be.
         """
         started = time.perf_counter()
         head = self.store.head()
@@ -224,11 +225,8 @@ class KnowledgeBase:
         index.sync(progress=progress)
         if self.settings.search.index_files:
             index.persist()
-        if self.settings.answer.sentence_vectors:
-            fill_sentence_vectors(self.store, target)
         counts = self.store.counts(target.id)
         version = self.store.commit_version({}, "reembed", message or f"re-embed with {embedder}", embedder=spec)
-        self._strategies = None  # built on the old head's embedder
         return ReembedReport(
             version,
             embedder,
@@ -259,8 +257,8 @@ class KnowledgeBase:
             contextualizer = LLMContextualizer(c.context_model)
         return Ingestor(
             self.store,
-            self.embedder,
-            chunker=self.configured_embedder,
+            self.search_embedder,
+            chunker=self.embedder,
             max_tokens=c.max_tokens,
             overlap_tokens=c.overlap_tokens,
             progress=progress,
@@ -314,7 +312,7 @@ class KnowledgeBase:
         """Bring the search index files up to date and have the query graph ready, so the next process's first
         search loads no model framework (the model is loaded here anyway when anything was embedded)."""
         if report.chunks_written and self.settings.search.index_files:
-            self.retriever.index_for(self.embedder).persist()
+            self.retriever.index_for(self.search_embedder).persist()
         prepare = getattr(self.embedder, "prepare_query_encoder", None)
         if report.chunks_embedded and prepare is not None:
             prepare()
@@ -503,7 +501,7 @@ class KnowledgeBase:
             "revisions": counts["revisions"],
             "vectors": counts["vectors"],
             "embedder": self.embedder_spec() or self.settings.embed.model,
-            "embedder_id": self.embedder.id,
+            "embedder_id": self.search_embedder.id,
             "size_mb": round(self.store.size_bytes(journal=True) / 1e6, 2),
         }
 

@@ -103,7 +103,7 @@ def test_reembed_writes_a_version_with_the_same_documents_that_records_the_embed
     assert kb.documents(2) == kb.documents(1)
     assert [v.embedder for v in kb.versions()] == [None, "salted:tuned"]
     assert report.embedder_id == "salted-tuned" and report.chunks_embedded == report.chunks == 3
-    assert kb.embedder.id == "salted-tuned" and kb.configured_embedder.id == "salted-base"
+    assert kb.search_embedder.id == "salted-tuned" and kb.embedder.id == "salted-base"
     assert kb.status()["embedder"] == "salted:tuned"
 
 
@@ -125,7 +125,7 @@ def test_rollback_searches_with_the_old_embedder(kb: KnowledgeBase, salted: dict
     query = "install the agent"
     rolled = kb.rollback(1)
     assert rolled is not None and rolled.version == 3 and rolled.embedder is None
-    assert kb.embedder.id == "salted-base"
+    assert kb.search_embedder.id == "salted-base"
     assert dense_scores(kb, query, at=3) == pytest.approx(dense_scores(kb, query, at=1), abs=1e-6)
     assert kb.rollback(1) is None  # identical documents and embedder: no new version
 

@@ -101,7 +101,7 @@ def test_reembed_with_the_tuned_name_searches_the_new_version_with_it(tuned: Sim
     assert report.embedder_id.startswith("help-retriever@") and report.chunks_embedded == report.chunks
     query = "How long is the free trial?"
     assert kb.retriever.embedder_for_version(report.version.version).id == report.embedder_id
-    assert kb.retriever.embedder_for_version(old).id == kb.configured_embedder.id
+    assert kb.retriever.embedder_for_version(old).id == kb.embedder.id
     new_scores = [p.score for p in kb.search(query, k=3, mode="dense")]
     old_scores = [p.score for p in kb.search(query, k=3, mode="dense", at=old)]
     assert new_scores != pytest.approx(old_scores, abs=1e-4)
@@ -175,19 +175,19 @@ def test_one_command_tunes_registers_and_reembeds(tmp_path: Path, hermetic: Path
     args += ["--max-seq-length", "32", "--val-share", "0", "--max-synthesized", "8", "--reembed", "--json"]
     res = run.invoke(cli, args)
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert out["pairs"]["pairs"] == 8 and out["pairs"]["with_negatives"] == 8
     assert out["training"]["name"] == "cli-retriever" and out["training"]["steps"] == 1
     assert out["reembed"]["version"]["version"] == 2 and out["reembed"]["version"]["embedder"] == "cli-retriever"
-    log = json.loads(run.invoke(cli, ["kb", "log", "--kb", kb, "--json"]).output)
+    log = json.loads(run.invoke(cli, ["kb", "log", "--kb", kb, "--json"]).stdout)
     assert [(v["version"], v["operation"], v["embedder"]) for v in log] == [
         (2, "reembed", "cli-retriever"),
         (1, "ingest", None),
     ]
-    models = json.loads(run.invoke(cli, ["models", "list", "--kb", kb, "--json"]).output)
+    models = json.loads(run.invoke(cli, ["models", "list", "--kb", kb, "--json"]).stdout)
     assert [(m["name"], m["kind"]) for m in models] == [("cli-retriever", "embedder")]
     again = run.invoke(cli, ["kb", "reembed", "--kb", kb, "--embedder", "cli-retriever"])
     assert again.exit_code == 0 and "already searches with cli-retriever" in again.output
     bad = run.invoke(cli, ["kb", "reembed", "--kb", kb, "--embedder", "/no/such-embedder"])
     assert bad.exit_code != 0 and "such-embedder" in str(bad.exception)
-    assert len(json.loads(run.invoke(cli, ["kb", "log", "--kb", kb, "--json"]).output)) == 2
+    assert len(json.loads(run.invoke(cli, ["kb", "log", "--kb", kb, "--json"]).stdout)) == 2

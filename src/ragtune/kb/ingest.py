@@ -112,11 +112,12 @@ class _Group:
 class Ingestor:
     """Runs one ingest against a store with an embedder and chunking settings.
 
-    ``chunker`` (default: ``embedder``) is the model whose tokenizer cuts chunks and whose id is part of every
-    content hash; ``embedder`` makes the stored vectors. They differ after ``kb reembed``: chunks are still cut
-    (and documents recognised as unchanged) by the configured ``[embed] model``, while new vectors come from
-    the head version's embedder — a fine-tuned copy of the same model, so the same tokenizer — and a re-embed
-    never makes the next ingest rewrite every document."""
+    ``chunker`` (default: ``embedder``) is the model whose tokenizer cuts chunks, whose id is part of every
+    content hash and which embeds the answer sentences (``kb.sentences``); ``embedder`` makes the chunk vectors
+    search uses. They differ after ``kb reembed``: chunks are still cut (and documents recognised as unchanged)
+    by the configured ``[embed] model``, while new chunk vectors come from the head version's embedder — a
+    fine-tuned copy of the same model, so the same tokenizer — and a re-embed never makes the next ingest rewrite
+    every document."""
 
     def __init__(
         self,
@@ -227,7 +228,7 @@ class Ingestor:
             else:
                 report.added.append(doc_id)
         if self.sentence_vectors:
-            fill_sentence_vectors(self.store, self.embedder)  # before the version makes the new chunks live
+            fill_sentence_vectors(self.store, self.chunker)  # before the version makes the new chunks live
         report.version = self.store.commit_version(changes, "ingest", message or _summary(report))
         report.seconds = time.perf_counter() - started
         return report

@@ -147,7 +147,7 @@ class Collections:
                 kb = KnowledgeBase.open(path, settings=settings, embedder=embedder or embedders.get(key))
                 items[name] = Collection(name, kb, {})
                 if embedder is None and key not in embedders:
-                    embedders[key] = kb.configured_embedder
+                    embedders[key] = kb.embedder
                 strategies = load_strategies(kb, model=model, adapter=adapter, config=raw_config(config_path))
                 items[name].strategies = dict(strategies)
         except BaseException:

@@ -369,9 +369,10 @@ def _fit(
         SentenceTransformerTrainingArguments,
     )
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from transformers import PrinterCallback, ProgressCallback
 
     from ragtune.hardware import auto_precision, choose_device
-    from ragtune.tune.training.callbacks import StepCounter, TrackingCallback
+    from ragtune.tune.training.callbacks import LossBar, StepCounter, TrackingCallback
 
     device = choose_device()
     precision = config.precision
@@ -388,7 +389,7 @@ def _fit(
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio,
+        warmup_steps=config.warmup_ratio,  # a float below 1: a share of the steps (warmup_ratio is deprecated)
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not device.startswith("cuda"),
@@ -398,11 +399,20 @@ def _fit(
         logging_steps=1,
         report_to=[],
         batch_sampler="no_duplicates",
-        disable_tqdm=quiet,
+        disable_tqdm=True,  # transformers' bar writes each logged dict as a line: LossBar instead
         dataloader_num_workers=0,
     )
     loss = MultipleNegativesRankingLoss(model, scale=config.scale)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=_dataset(train, config.seed), loss=loss)
+
+    class Trainer(SentenceTransformerTrainer):  # type: ignore[misc]
+        def add_model_card_callback(self, default_args_dict: dict[str, Any]) -> None:
+            """No hub model card: its callback encodes widget examples at start (a progress bar, seconds of work)."""
+
+    trainer = Trainer(model=model, args=args, train_dataset=_dataset(train, config.seed), loss=loss)
+    for default in (PrinterCallback, ProgressCallback):  # a line per logged step; LossBar instead
+        trainer.remove_callback(default)
+    if not quiet:
+        trainer.add_callback(LossBar("tune-retriever"))
     counter = StepCounter()
     trainer.add_callback(counter)
     trainer.add_callback(TrackingCallback(tracker, mlflow_id))
