@@ -142,7 +142,7 @@ def test_tune_reranker_command_trains_registers_and_is_selected_by_name(tmp_path
             "--max-steps", "2", "--batch-size", "4", "--json"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output[result.output.index("{") :])
+    out = json.loads(result.output)
     assert out["pairs"]["with_negatives"] > 0 and out["training"]["steps"] == 2
     assert (kb_dir / "rerankers" / "help-reranker" / "config.json").exists()
     with ModelRegistry.open(kb_dir) as registry:

@@ -404,7 +404,7 @@ def _fit(
     )
     loss = MultipleNegativesRankingLoss(model, scale=config.scale)
 
-    class Trainer(SentenceTransformerTrainer):  # type: ignore[misc]
+    class Trainer(SentenceTransformerTrainer):
         def add_model_card_callback(self, default_args_dict: dict[str, Any]) -> None:
             """No hub model card: its callback encodes widget examples at start (a progress bar, seconds of work)."""
 
@@ -416,10 +416,6 @@ def _fit(
     counter = StepCounter()
     trainer.add_callback(counter)
     trainer.add_callback(TrackingCallback(tracker, mlflow_id))
-    if quiet:  # transformers prints each log dict instead of the bar: keep --json output clean
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
     started = time.perf_counter()
     out = trainer.train()
     seconds = time.perf_counter() - started

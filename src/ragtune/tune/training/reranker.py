@@ -86,29 +86,38 @@ def fit_cross_encoder(
     queries, passages, labels = (list(column) for column in zip(*examples, strict=True))
     data = Dataset.from_dict({"query": queries, "passage": passages, "label": labels})
     model = CrossEncoder(base, num_labels=1, max_length=config.max_length, device="cpu")
+    from transformers import PrinterCallback, ProgressCallback
+
+    from ragtune.tune.training.callbacks import LossBar
+
     args = CrossEncoderTrainingArguments(
         output_dir=str(Path(tempfile.gettempdir()) / "ragtune-cross-encoder"),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio,
+        warmup_steps=config.warmup_ratio,  # a float below 1: a share of the steps (warmup_ratio is deprecated)
         seed=config.seed,
         data_seed=config.seed,
         logging_steps=1,
         save_strategy="no",
         report_to=[],
-        disable_tqdm=not progress,
+        disable_tqdm=True,  # transformers' bar writes each logged dict as a line: LossBar instead
         use_cpu=True,
         dataloader_num_workers=0,
     )
-    trainer = CrossEncoderTrainer(
+
+    class Trainer(CrossEncoderTrainer):
+        def add_model_card_callback(self, default_args_dict: dict[str, Any]) -> None:
+            """No hub model card: its callback scores widget examples at start (a progress bar, seconds of work)."""
+
+    trainer = Trainer(
         model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model), callbacks=list(callbacks)
     )
-    if not progress:  # transformers prints each log dict instead of the bar: keep --json output clean
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
+    for default in (PrinterCallback, ProgressCallback):  # a line per logged step; LossBar instead
+        trainer.remove_callback(default)
+    if progress:
+        trainer.add_callback(LossBar("tune-reranker"))
     started = time.perf_counter()
     out = trainer.train()
     losses = [(int(h["step"]), float(h["loss"])) for h in trainer.state.log_history if "loss" in h]
