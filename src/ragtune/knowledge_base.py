@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ragtune.config import KB_DIRNAME, Settings, find_kb, load_settings
 from ragtune.embed import Embedder, load_embedder
+from ragtune.embed.base import TUNED_DIR
 from ragtune.errors import ConfigError, EmbedderError, LoaderError, NotFoundError
 from ragtune.kb.acl import ALL, Access, HeadAcls
 from ragtune.kb.document import Document
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 
 INDEX_DIRNAME = "index"  # derived index files, beside the store (ragtune.search.persist)
-EMBEDDERS_DIRNAME = "embedders"  # fine-tuned embedders by name: <kb>/embedders/NAME/ (ragtune tune-retriever)
+EMBEDDERS_DIRNAME = TUNED_DIR  # fine-tuned embedders by name: <kb>/embedders/NAME/ (ragtune tune-retriever)
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,21 @@ def test_one_command_tunes_registers_and_reembeds(tmp_path: Path, hermetic: Path
     bad = run.invoke(cli, ["kb", "reembed", "--kb", kb, "--embedder", "/no/such-embedder"])
     assert bad.exit_code != 0 and "such-embedder" in str(bad.exception)
     assert len(json.loads(run.invoke(cli, ["kb", "log", "--kb", kb, "--json"]).stdout)) == 2
+
+
+def test_the_tuned_embedder_is_offered_as_a_strategy_without_reembedding(tuned: SimpleNamespace) -> None:
+    from ragtune.rag.strategies import load_strategies
+
+    strategies = load_strategies(tuned.kb, config={})
+    spec = strategies["rag-extractive+tuned-retriever"].spec
+    assert spec.embedder == "help-retriever" and "rag+tuned-retriever" not in strategies  # no model configured
+    head = tuned.kb.head
+    tuned_answer = strategies["rag-extractive+tuned-retriever"].ask("How long is the free trial?")
+    plain_answer = strategies["rag-extractive"].ask("How long is the free trial?")
+    assert tuned_answer.passages and tuned.kb.head == head  # searched with its vectors; no new version
+    assert plain_answer.passages
+    # Every version, even the first (ingested with the configured model), is searched with the tuned vectors.
+    tuned_retriever = strategies["rag-extractive+tuned-retriever"].pipeline.retriever
+    plain_retriever = strategies["rag-extractive"].pipeline.retriever
+    assert tuned_retriever.embedder_for_version(1).id == tuned.kb.embedder_for("help-retriever").id
+    assert plain_retriever.embedder_for_version(1).id == tuned.kb.embedder.id

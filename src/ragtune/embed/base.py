@@ -39,6 +39,9 @@ class Embedder(Protocol):
         ...
 
 
+TUNED_DIR = "embedders"  # fine-tuned embedders inside a knowledge base: <kb>/embedders/NAME/ (tune-retriever)
+
+
 def cache_root() -> Path:
     """Where derived, rebuildable files live (the ONNX query graph, the precision probe): ``$RAGTUNE_CACHE``,
     else ``~/.cache/ragtune``."""

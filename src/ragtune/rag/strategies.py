@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ragtune.config import Settings, raw_config
-from ragtune.embed.base import Embedder
+from ragtune.embed.base import TUNED_DIR, Embedder
 from ragtune.errors import ConfigError, RagtuneError
 from ragtune.kb.store import Store
 from ragtune.llm.base import GenerationOptions, Message
@@ -46,7 +46,7 @@ from ragtune.llm.registry import backend_settings, base_model, check_generator, 
 from ragtune.rag.pipeline import Answer, RagPipeline
 from ragtune.search.passage import Passage
 from ragtune.search.query import Query
-from ragtune.search.rerank import RERANKER_DIR, reranker_named, trained_rerankers
+from ragtune.search.rerank import RERANKER_DIR, reranker_named
 from ragtune.search.retriever import Retriever
 
 DEFAULT_STRATEGY = "rag-extractive"
@@ -64,6 +64,7 @@ class StrategySpec:
     k: int | None = None
     mode: str | None = None
     rerank: str | None = None  # a reranker for this strategy's retrieval (search.rerank names); None: [search] rerank
+    embedder: str | None = None  # search with this embedder's vectors (e.g. a tune-retriever NAME); None: the version's
     description: str = ""
     temperature: float = 0.0
     max_new_tokens: int = 256
@@ -120,6 +121,8 @@ class KnowledgeSource(Protocol):
 
     @property
     def retriever(self) -> Retriever: ...
+
+    def embedder_for(self, spec: str | None) -> Embedder: ...
 
     def search(
         self,
@@ -205,6 +208,8 @@ class Strategy:
                     **settings,
                 )
                 retriever = self.kb.retriever if s.retrieve else None
+                if retriever is not None and s.embedder:
+                    retriever = retriever.with_embedder(self.kb.embedder_for(s.embedder))
                 if retriever is not None and s.rerank:
                     reranker = reranker_named(s.rerank, self.kb.settings.search, Path(self.kb.path))
                     retriever = retriever.with_reranker(reranker)
@@ -311,10 +316,31 @@ def _rag(ctx: StrategyContext) -> StrategySpec | None:
 
 def _latest_reranker(ctx: StrategyContext) -> str | None:
     """The reranker most recently trained into the knowledge base (``ragtune tune-reranker``), if any."""
-    names = trained_rerankers(ctx.kb_dir)
-    if not names or ctx.kb_dir is None:
+    return _latest_in(ctx, RERANKER_DIR)
+
+
+def _latest_in(ctx: StrategyContext, folder: str) -> str | None:
+    """The model most recently saved under ``<kb>/FOLDER/`` (rerankers, embedders), if any."""
+    root = ctx.kb_dir / folder if ctx.kb_dir is not None else None
+    if root is None or not root.is_dir():
         return None
-    return max(names, key=lambda n: (ctx.kb_dir / RERANKER_DIR / n).stat().st_mtime)  # type: ignore[operator]
+    names = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return max(names, key=lambda p: p.stat().st_mtime).name if names else None
+
+
+def _rag_tuned(ctx: StrategyContext) -> StrategySpec | None:
+    """``rag`` searching with the knowledge base's latest tuned embedder (``ragtune tune-retriever``)."""
+    tuned = _latest_in(ctx, TUNED_DIR)
+    spec = _rag(ctx) if tuned else None
+    return dataclasses.replace(spec, name="rag+tuned-retriever", embedder=tuned) if spec is not None else None
+
+
+def _rag_extractive_tuned(ctx: StrategyContext) -> StrategySpec | None:
+    tuned = _latest_in(ctx, TUNED_DIR)
+    if tuned is None:
+        return None
+    return StrategySpec(DEFAULT_STRATEGY + "+tuned-retriever", "extractive", embedder=tuned,
+                        description=f"retrieval with {tuned} + extractive answer")  # fmt: skip
 
 
 def _rag_rerank(ctx: StrategyContext) -> StrategySpec | None:
@@ -341,6 +367,8 @@ _BUILTIN: dict[str, StrategyFactory] = {
     "rag": _rag,
     "rag+rerank": _rag_rerank,
     DEFAULT_STRATEGY + "+rerank": _rag_extractive_rerank,
+    "rag+tuned-retriever": _rag_tuned,
+    DEFAULT_STRATEGY + "+tuned-retriever": _rag_extractive_tuned,
 }
 _factories: dict[str, StrategyFactory] = dict(_BUILTIN)
 _registry_lock = threading.Lock()

@@ -89,6 +89,13 @@ class Retriever:
         other.reranker = reranker
         return other
 
+    def with_embedder(self, embedder: Embedder) -> Retriever:
+        """This retriever searching every version with ``embedder``'s vectors (built and cached on first use, as
+        for a re-embedded version): how a strategy compares a tuned embedder without re-embedding the head."""
+        other = copy.copy(self)
+        other._embedder_at = lambda version: embedder
+        return other
+
     def _legs(self, index: ChunkIndex, embedder: Embedder) -> dict[str, SearchLeg]:
         return {
             "lexical": KeywordLeg(index, self.store, self.settings.lexical_engine),

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ragtune.embed.base import TUNED_DIR
 from ragtune.errors import ConfigError
 from ragtune.search.rerank import RERANKER_DIR
 from ragtune.tune.data.pairs import RetrievalPair, write_pairs
@@ -48,7 +49,7 @@ from ragtune.tune.registry import ModelRegistry, RegisteredModel, check_name
 from ragtune.tune.training.reranker import RerankerTrainConfig, RerankRow, candidate_mrr, fit_cross_encoder
 from ragtune.tune.training.rundir import RUNS, kb_root, new_run_id, write_json
 
-EMBEDDERS = "embedders"  # <kb>/embedders/NAME/: the folder knowledge_base.EMBEDDERS_DIRNAME resolves names in
+EMBEDDERS = TUNED_DIR  # <kb>/embedders/NAME/: the folder knowledge_base.EMBEDDERS_DIRNAME resolves names in
 RERANKERS = RERANKER_DIR  # <kb>/rerankers/NAME/: where [search] rerank = NAME is found (ragtune.search.rerank)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
