@@ -1,0 +1,311 @@
+"""Annual reports in one shared KB: what each step of issue 13 does for finding the filing, the page and the figure.
+
+On the generated corpus of benchmarks/annual_reports.py (fictional companies, look-alike financial tables, some
+tables typeset column by column, some pages scanned), one fresh knowledge base per configuration, every
+configuration on the same files; the steps are cumulative:
+
+0. baseline: ``loaders.tables = false``, ``loaders.ocr = false``, ``chunking.context = "headings"``
+   (ragtune before issue 13: pypdf's text, no OCR, chunks carry title + headings);
+1. + tables (``loaders.tables``); 2. + OCR (``loaders.ocr``); 3. + document context
+   (``chunking.context = "document"``); 4. + metadata filters read from the question (``search.auto_filter``);
+5. only with ``--llm-context`` (slow): + an LLM-written context per chunk (``chunking.context_model``), on the
+   first ``--llm-reports`` reports and their questions, beside step 4 on the same subset.
+
+Per question (hybrid retrieval, ``k = 20``; the answer from ``kb.ask``, the default extractive strategy):
+filing@5 (a passage of a gold filing in the top 5), evidence-page@5/@20 (a passage of a gold filing on a gold
+page), gold-in-top5-text (the figure in a top-5 passage of a gold filing) and answer-contains-gold (the figure in
+the answer); digits compared with thousands separators removed. Scanned-page questions are reported apart too.
+
+Peer, in the same run: PDF pages/s of ragtune's ingest (the last step's settings) and of LangChain's default PDF
+path (benchmarks/peers/langchain/pdf_ingest.py in the LangChain peer's venv), and of parsing alone.
+
+    .venv/bin/python benchmarks/annual_reports_bench.py [--seed 13] [--companies 12] [--llm-context]
+    .venv/bin/python benchmarks/annual_reports_bench.py --generate-only      # write the corpus and questions
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+
+import annual_reports
+import common
+
+# (label, what changes) — cumulative: each step keeps the changes of the steps before it.
+STEPS: list[tuple[str, dict[str, dict[str, Any]]]] = [
+    ("baseline", {"loaders": {"tables": False, "ocr": False}, "chunking": {"context": "headings"}}),
+    ("+ tables", {"loaders": {"tables": True}}),
+    ("+ OCR", {"loaders": {"ocr": True}}),
+    ("+ document context", {"chunking": {"context": "document"}}),
+    ("+ auto filters", {"search": {"auto_filter": True}}),
+]
+LLM_STEP = ("+ LLM chunk context", {"chunking": {"context_model": "smollm2"}})
+METRICS = ("filing@5", "evidence@5", "evidence@20", "page_in_top5", "gold_in_top5_text", "answer_contains_gold")
+_GROUPED = re.compile(r"(?<=\d)[,.\s](?=\d{3}(?!\d))")  # "41,273" / "41.273" / "41 273" → "41273"
+
+
+def has_figure(text: str, figure: str) -> bool:
+    """``figure`` ("41,273") stands in ``text`` as a whole number, however its thousands are separated."""
+    digits = _GROUPED.sub("", figure)
+    return re.search(rf"(?<!\d){re.escape(digits)}(?!\d)", _GROUPED.sub("", text)) is not None
+
+
+def settings_for(steps: list[dict[str, dict[str, Any]]]) -> Any:
+    """Default settings with every step's changes applied in order."""
+    from ragtune.config import Settings
+
+    s = Settings()
+    for changes in steps:
+        s = plus(s, changes)
+    return s
+
+
+def plus(settings: Any, changes: dict[str, dict[str, Any]]) -> Any:
+    """``settings`` with ``changes`` (section → values); a setting this ragtune lacks is an error that names it."""
+    for section, values in changes.items():
+        try:
+            settings = settings.replace(section, **values)
+        except TypeError as exc:
+            raise SystemExit(f"[{section}] {sorted(values)}: not a setting of this ragtune ({exc})") from None
+    return settings
+
+
+def score(
+    question: annual_reports.Question, passages: list[Any], answer: str, page_starts: dict[str, list[int]]
+) -> dict[str, bool]:
+    """One question's hits (see the module docstring). ``page_starts``: per document, where each page's text starts
+    (a passage's ``page`` is the page it starts on; ``page_in_top5`` asks whether its text reaches a gold page)."""
+    docs = {d for d, _ in question.gold}
+    pages = set(question.gold)
+    top5 = passages[:5]
+    return {
+        "filing@5": any(p.doc_id in docs for p in top5),
+        "evidence@5": any((p.doc_id, p.page) in pages for p in top5),
+        "evidence@20": any((p.doc_id, p.page) in pages for p in passages[:20]),
+        "page_in_top5": any(reaches(p, page, page_starts[d]) for p in top5 for d, page in pages if p.doc_id == d),
+        "gold_in_top5_text": any(p.doc_id in docs and has_figure(p.readable_text, question.answer) for p in top5),
+        "answer_contains_gold": has_figure(answer, question.answer),
+    }
+
+
+def reaches(passage: Any, page: int, starts: list[int]) -> bool:
+    """Whether ``passage``'s span of its document's text overlaps 1-based ``page``."""
+    end = starts[page] if page < len(starts) else float("inf")
+    return bool(passage.start < end and passage.end > starts[page - 1])
+
+
+def summarize(rows: list[dict[str, bool]]) -> dict[str, Any]:
+    return {"n": len(rows), **{m: round(sum(r[m] for r in rows) / len(rows), 3) if rows else None for m in METRICS}}
+
+
+def run_config(
+    label: str,
+    settings: Any,
+    pdfs: Path,
+    questions: list[annual_reports.Question],
+    work: Path,
+    embedder: Any,
+    parsed: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """A fresh KB with ``settings``: ingest ``pdfs`` (timed), then every question retrieved and answered.
+    ``parsed`` caches :func:`parse` by loader options (the page spans ``score`` needs, and parse speed)."""
+    from ragtune import KnowledgeBase
+    from ragtune.search.query import Query
+
+    path = work / re.sub(r"\W+", "_", label)
+    shutil.rmtree(path, ignore_errors=True)
+    with KnowledgeBase.open(path, create=True, settings=settings, embedder=embedder) as kb:
+        t = time.perf_counter()
+        rep = kb.ingest([pdfs])
+        ingest_s = time.perf_counter() - t
+        opts = kb.load_options()
+        if repr(opts) not in parsed:
+            parsed[repr(opts)] = parse(pdfs, opts)
+        starts, texts = parsed[repr(opts)]["page_starts"], parsed[repr(opts)]["texts"]
+        rows, per_question, off = [], [], 0
+        for q in questions:
+            passages = kb.retrieve(Query(q.question, k=20)).passages
+            off += sum(texts[p.doc_id][p.start : p.end] != p.text for p in passages[:5])  # page spans valid?
+            answer = kb.ask(q.question)
+            hit = score(q, passages, answer.text, starts)
+            rows.append(hit)
+            per_question.append([q.id, *[int(hit[m]) for m in METRICS]])
+    shutil.rmtree(path, ignore_errors=True)
+    return {
+        "label": label,
+        "ingest_s": round(ingest_s, 2),
+        "documents": len(rep.added),
+        "chunks": rep.chunks_written,
+        "errors": [f"{e.path}: {e.reason}" for e in rep.errors],
+        "warnings": len(rep.warnings),
+        "parse": {k: v for k, v in parsed[repr(opts)].items() if k not in ("page_starts", "texts")},
+        "passages_off_their_document_text": off,  # 0 unless the loader's text differs from the ingested one
+        "all": summarize(rows),
+        "scanned": summarize([r for r, q in zip(rows, questions, strict=True) if q.scanned]),
+        "questions": per_question,
+    }
+
+
+def parse(pdfs: Path, opts: Any) -> dict[str, Any]:
+    """ragtune's ``load_pdf`` over every file with loader options ``opts``, timed after a warm-up on the first:
+    pages, seconds, pages/s, and each document's ``page_starts`` (by file name, its doc id)."""
+    from ragtune.kb.loaders._pdf import load_pdf
+
+    files = sorted(pdfs.glob("*.pdf"))
+    load_pdf(files[0], opts)  # warm-up: imports and first-call costs out of the timing
+    t = time.perf_counter()
+    docs = {f.name: load_pdf(f, opts)[0] for f in files}
+    seconds = time.perf_counter() - t
+    pages = sum(int(d.metadata["pages"]) for d in docs.values())
+    return {
+        "tables": getattr(opts, "tables", None),
+        "ocr": opts.ocr,
+        "pages": pages,
+        "seconds": round(seconds, 2),
+        "pages_per_s": round(pages / seconds, 1),
+        "page_starts": {name: d.page_starts or [0] for name, d in docs.items()},
+        "texts": {name: d.text for name, d in docs.items()},
+    }
+
+
+def langchain_peer(pdfs: Path) -> dict[str, Any]:
+    """LangChain's default PDF path in its own venv (benchmarks/peers/langchain/pdf_ingest.py)."""
+    from run import HERE, peer_env, venv_python
+
+    from ragtune.embed.base import resolve_model_path
+
+    python = venv_python("langchain")
+    if not python.exists():
+        setup = "benchmarks/peers/run.py --setup --peers langchain"
+        return {"status": "not run", "reason": f"no venv at {python}: run {setup}"}
+    cmd = [str(python), str(HERE / "langchain" / "pdf_ingest.py"), "--model", resolve_model_path("all-MiniLM-L6-v2"),
+           "--pdfs", str(pdfs)]  # fmt: skip
+    proc = subprocess.run(cmd, env=peer_env(), capture_output=True, text=True, timeout=900, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("PEER_RESULT ")]
+    if proc.returncode or not lines:
+        return {"status": "failed", "reason": (proc.stderr or proc.stdout)[-2000:]}
+    res = json.loads(lines[-1].split(" ", 1)[1])
+    res.update(status="ok", parse_pages_per_s=round(res["pages"] / res["parse_s"], 1))
+    res["ingest_pages_per_s"] = round(res["pages"] / res["ingest_s"], 1)
+    return res
+
+
+def warm_embedder(corpus: annual_reports.Corpus, settings: Any, work: Path) -> Any:
+    """The embedder, loaded and warmed by one small ingest, shared by every configuration (model load apart)."""
+    from ragtune import KnowledgeBase
+
+    one = work / "warm-up-pdf"
+    one.mkdir(parents=True, exist_ok=True)
+    shutil.copy(corpus.pdf_dir / corpus.reports[0].file, one)
+    with KnowledgeBase.open(work / "warm-up", create=True, settings=settings) as kb:
+        kb.ingest([one])
+        kb.ask(corpus.questions[0].question)
+        return kb.embedder
+
+
+def corpus_facts(corpus: annual_reports.Corpus) -> dict[str, Any]:
+    reports = corpus.reports
+    return {
+        "seed": corpus.seed,
+        "companies": len({r.company.short for r in reports}),
+        "reports": len(reports),
+        "pages": corpus.pages,
+        "scanned_pages": sum(len(r.scanned) for r in reports),
+        "reports_without_running_header": sum(not r.running_header for r in reports),
+        "reports_with_tables_by_columns": sum(r.table_layout == "columns" for r in reports),
+        "questions": len(corpus.questions),
+        "scanned_questions": sum(q.scanned for q in corpus.questions),
+        "naming": {n: sum(q.naming == n for q in corpus.questions) for n in ("legal", "name", "short")},
+    }
+
+
+def llm_context(corpus: annual_reports.Corpus, n_reports: int, base: Any, work: Path, embedder: Any) -> dict[str, Any]:
+    """Step 4 and step 5 on the first ``n_reports`` reports and their questions."""
+    subset = work / "llm-subset"
+    shutil.rmtree(subset, ignore_errors=True)
+    subset.mkdir(parents=True)
+    files = {r.file for r in corpus.reports[:n_reports]}
+    for f in files:
+        shutil.copy(corpus.pdf_dir / f, subset)
+    questions = [q for q in corpus.questions if q.doc in files]
+    parsed: dict[str, dict[str, Any]] = {}
+    rows = [run_config(f"4 {STEPS[-1][0]}", base, subset, questions, work, embedder, parsed)]
+    rows.append(run_config(f"5 {LLM_STEP[0]}", plus(base, LLM_STEP[1]), subset, questions, work, embedder, parsed))
+    return {"reports": sorted(files), "pages": sum(r.pages for r in corpus.reports[:n_reports]), "rows": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--companies", type=int, default=12)
+    ap.add_argument("--generate-only", action="store_true", help="write the corpus and its questions, then stop")
+    ap.add_argument("--steps", default="", help="comma-separated step numbers to run (default: all)")
+    ap.add_argument("--llm-context", action="store_true", help="also step 5 (SmolLM2 chunk context; slow)")
+    ap.add_argument("--llm-reports", type=int, default=3, help="reports the LLM step runs on")
+    ap.add_argument("--no-peer", action="store_true", help="skip the LangChain ingest peer")
+    args = ap.parse_args()
+
+    corpus = annual_reports.ensure(args.seed, args.companies)
+    facts = corpus_facts(corpus)
+    print(json.dumps(facts))
+    print(f"corpus: {corpus.pdf_dir}; questions: {corpus.root / 'questions.jsonl'}")
+    if args.generate_only:
+        return
+    wanted = {int(s) for s in args.steps.split(",") if s.strip()} or set(range(len(STEPS)))
+    all_settings = [settings_for([c for _, c in STEPS[: i + 1]]) for i in range(len(STEPS))]  # fail before work
+    final = all_settings[-1]
+    if args.llm_context:
+        plus(final, LLM_STEP[1])
+
+    with tempfile.TemporaryDirectory(prefix="ragtune-annual-") as tmp:
+        work = Path(tmp)
+        embedder = warm_embedder(corpus, final, work)
+        configs: list[dict[str, Any]] = []
+        parsed: dict[str, dict[str, Any]] = {}
+        for i, (label, changes) in enumerate(STEPS):
+            if i not in wanted:
+                continue
+            pdfs, questions = corpus.pdf_dir, corpus.questions
+            row = run_config(f"{i} {label}", all_settings[i], pdfs, questions, work, embedder, parsed)
+            row.update(step=i, changes=changes, pages_per_s=round(corpus.pages / row["ingest_s"], 1))
+            print({k: v for k, v in row.items() if k != "questions"}, flush=True)
+            configs.append(row)
+        llm = llm_context(corpus, args.llm_reports, final, work, embedder) if args.llm_context else None
+    parse_rows = [{k: v for k, v in p.items() if k not in ("page_starts", "texts")} for p in parsed.values()]
+    peer = {"status": "skipped"} if args.no_peer else langchain_peer(corpus.pdf_dir)
+    print(json.dumps({"parse": parse_rows, "langchain": peer}), flush=True)
+    print(
+        common.table(
+            ["step", *METRICS, "scanned ans.", "ingest s"],
+            [[c["label"], *[c["all"][m] for m in METRICS], c["scanned"]["answer_contains_gold"], c["ingest_s"]]
+             for c in configs],
+        )
+    )  # fmt: skip
+    common.write_result(
+        "annual_reports",
+        {
+            "corpus": facts,
+            "configs": configs,
+            "llm_context": llm,
+            "parse": parse_rows,
+            "langchain": peer,
+            "settings": {"final": dataclasses.asdict(final)},
+        },
+        command=".venv/bin/python benchmarks/annual_reports_bench.py " + " ".join(sys.argv[1:]),
+    )
+
+
+if __name__ == "__main__":
+    main()
