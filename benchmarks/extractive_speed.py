@@ -74,7 +74,7 @@ def late_chunked_vectors(kb: Any) -> tuple[dict[str, tuple[list[str], np.ndarray
     forward passes (which ingest already runs for the chunk vectors) and of the pooling."""
     import torch
 
-    from ragtune.kb.ingest import indexed_text
+    from ragtune.kb.doc_context import indexed_text
     from ragtune.kb.store import chunk_hash
     from ragtune.text import answer_candidates
 

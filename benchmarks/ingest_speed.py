@@ -94,7 +94,7 @@ def run_path(path_name: str, docs: int) -> dict[str, Any]:
     import torch
 
     from ragtune import KnowledgeBase
-    from ragtune.kb.ingest import indexed_text
+    from ragtune.kb.doc_context import indexed_text
 
     corpus = corpus_subset(docs)
     settings = common.settings()

@@ -54,8 +54,8 @@ def sentences() -> list[tuple[str, list[str]]]:
 
 def build_synthetic(path: Path, n_chunks: int, dim: int, embedder_id: str, seed: int = 0) -> float:
     """Write ``n_chunks`` chunks (4 per document) straight through the store API. Returns seconds."""
+    from ragtune.kb.doc_context import chunk_context
     from ragtune.kb.document import Chunk, Document
-    from ragtune.kb.ingest import chunk_context
     from ragtune.kb.store import chunk_hash, open_store
 
     shutil.rmtree(path, ignore_errors=True)

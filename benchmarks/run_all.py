@@ -32,6 +32,7 @@ BENCHMARKS = [
     "load",
     "ocr_speed",
     "pdf_tables",
+    "doc_context",
 ]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"], "extractive_speed": ["--late-chunking"]}
 

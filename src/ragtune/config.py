@@ -48,6 +48,13 @@ class EmbedSettings:
 class ChunkSettings:
     max_tokens: int = field(default=200, metadata={"help": "embedder tokens per chunk (model limit 256)"})
     overlap_tokens: int = field(default=32, metadata={"help": "trailing sentences repeated in the next chunk"})
+    context: str = field(
+        default="document",
+        metadata={"help": "indexed with each chunk: document (label + headings) | headings (title + headings) | none"},
+    )
+    context_model: str = field(
+        default="", metadata={"help": "a model that writes a context sentence per chunk (e.g. smollm2); slow"}
+    )
 
 
 @dataclass
@@ -55,6 +62,7 @@ class LoaderSettings:
     ignore: list[str] = field(default_factory=list, metadata={"help": "glob patterns of files to skip"})
     max_mb: float = field(default=50.0, metadata={"help": "files larger than this are reported and skipped"})
     timeout_s: float = field(default=30.0, metadata={"help": "per-file parser time limit"})
+    tables: bool = field(default=True, metadata={"help": "read PDF tables with their rows and columns (pdfplumber)"})
     ocr: bool = field(default=True, metadata={"help": "OCR scanned PDF pages and image files (needs Tesseract)"})
     ocr_timeout_s: float = field(default=20.0, metadata={"help": "OCR time limit per page (skipped past it)"})
     ocr_dpi: int = field(default=200, metadata={"help": "resolution scanned PDF pages are rendered at for OCR"})
@@ -65,6 +73,9 @@ class SearchSettings:
     mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical"})
     k: int = field(default=10, metadata={"help": "passages returned"})
     fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted | a registered fusion"})
+    auto_filter: bool = field(
+        default=False, metadata={"help": "map a company/year/document type named in the question to a filter"}
+    )
     rerank: str = field(default="none", metadata={"help": "none | a registered reranker (ragtune.search.rerank)"})
     rrf_k: int = field(default=60, metadata={"help": "RRF constant"})
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})

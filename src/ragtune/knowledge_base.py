@@ -106,6 +106,11 @@ class KnowledgeBase:
 
     def _ingestor(self, progress: bool) -> Ingestor:
         c = self.settings.chunking
+        contextualizer = None
+        if c.context_model:
+            from ragtune.rag.contextualize import LLMContextualizer
+
+            contextualizer = LLMContextualizer(c.context_model)
         return Ingestor(
             self.store,
             self.embedder,
@@ -113,13 +118,15 @@ class KnowledgeBase:
             overlap_tokens=c.overlap_tokens,
             progress=progress,
             sentence_vectors=self.settings.answer.sentence_vectors,
+            context=c.context,
+            contextualizer=contextualizer,
         )
 
     def load_options(self, **loader_opts: Any) -> LoadOptions:
         """Loader options from settings, overridden by keyword arguments (id_field, text_field, ...)."""
         s = self.settings.loaders
         base: dict[str, Any] = {"max_bytes": int(s.max_mb * 1024 * 1024), "timeout_s": s.timeout_s}
-        base.update(ocr=s.ocr, ocr_timeout_s=s.ocr_timeout_s, ocr_dpi=s.ocr_dpi)
+        base.update(tables=s.tables, ocr=s.ocr, ocr_timeout_s=s.ocr_timeout_s, ocr_dpi=s.ocr_dpi)
         if s.ignore:
             base["ignore"] = list(s.ignore)
         base.update({k: v for k, v in loader_opts.items() if v is not None})
@@ -219,10 +226,12 @@ class KnowledgeBase:
         model: str | None = None,
         adapter: str | None = None,
         access: Access = ALL,
+        auto_filter: bool | None = None,
     ) -> Answer:
         """Answer ``question`` with a strategy (default ``rag-extractive``, or ``rag`` when ``model`` is given).
 
-        ``k`` and ``mode`` override the strategy's retrieval settings for this call.
+        ``k`` and ``mode`` override the strategy's retrieval settings for this call; ``auto_filter`` (default
+        ``[search] auto_filter``) maps a company/year/document type the question names to filters.
         """
         from ragtune.rag.strategies import DEFAULT_STRATEGY
 
@@ -232,7 +241,7 @@ class KnowledgeBase:
         name = strategy or ("rag" if model else DEFAULT_STRATEGY)
         if name not in available:
             raise ConfigError(f"unknown strategy {name!r}; available: {', '.join(sorted(available))}")
-        query = Query(question, k, mode, version, filters, access.principal, access.groups)
+        query = Query(question, k, mode, version, filters, access.principal, access.groups, auto_filter)
         return available[name].ask(question, query=query)
 
     @property

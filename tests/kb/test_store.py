@@ -14,8 +14,8 @@ import pytest
 
 from ragtune.config import Settings, StoreSettings
 from ragtune.errors import ConfigError, NotFoundError, StoreError
+from ragtune.kb.doc_context import chunk_context
 from ragtune.kb.document import Chunk, Document
-from ragtune.kb.ingest import chunk_context
 from ragtune.kb.sqlite import SQLiteStore
 from ragtune.kb.store import Store, chunk_hash, open_store, register_store, sqlite_location, unregister_store
 from ragtune.knowledge_base import KnowledgeBase

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from ragtune.config import Settings
+from ragtune.embed.base import Embedder
 from ragtune.knowledge_base import KnowledgeBase
 from ragtune.rag.strategies import load_strategies
 from ragtune.serve import create_app
@@ -242,3 +245,22 @@ def test_ask_errors(kb_client: TestClient, echo: Echo) -> None:
     # A strategy whose answer() takes no k cannot honour one; say so rather than ignore it.
     error = assert_error(client_for(echo).post("/v1/ask", json={"question": "x", "k": 3}), 400, param="k")
     assert error["code"] == "unsupported_parameter"
+
+
+def test_search_and_ask_map_the_named_company_to_a_filter(tmp_path: Path, embedder: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, company in (("northwind.md", "Northwind Turbines, Inc."), ("contoso.md", "Contoso Foods Ltd")):
+        text = f"---\ncompany: {company}\n---\n# Capital spending\n\nCapital expenditures were 4,410 thousand.\n"
+        (docs / name).write_text(text, encoding="utf-8")
+    with KnowledgeBase.open(tmp_path / ".ragtune", create=True, settings=Settings(), embedder=embedder) as kb:
+        kb.ingest([docs])
+        client = TestClient(create_app(load_strategies(kb, config={}), kb=kb), raise_server_exceptions=False)
+        asked = {"query": "Contoso capital expenditures", "k": 5}
+        plain = client.post("/v1/search", json=asked).json()
+        assert "auto_filters" not in plain and len(plain["results"]) == 2
+        body = client.post("/v1/search", json={**asked, "auto_filter": True}).json()
+        assert body["auto_filters"] == {"company": "Contoso Foods Ltd"}
+        assert [r["doc_id"] for r in body["results"]] == ["contoso.md"]
+        answer = client.post("/v1/ask", json={"question": "Contoso capital expenditures?", "auto_filter": True}).json()
+        assert {c["doc_id"] for c in answer["citations"]} == {"contoso.md"}

@@ -62,6 +62,13 @@ def print_report(report: IngestReport, as_json: bool) -> None:
     help="Groups allowed to read every document ingested ('*': everyone). Replaces any acl the files declare "
     "(front matter `acl:`, a JSON record's `acl` field); without it each file's own acl applies.",
 )
+@click.option(
+    "--context-model",
+    default=None,
+    metavar="MODEL",
+    help="A model (e.g. smollm2) that writes a context sentence for each new chunk, indexed with it "
+    "([chunking] context_model; keep it there: an ingest with another setting re-indexes every document). Slow.",
+)
 @click.option("-m", "--message", default="", help="A note recorded with the new version.")
 @json_option
 @kb_option
@@ -74,6 +81,7 @@ def ingest(
     title_field: str | None,
     ignore: tuple[str, ...],
     acl: str | None,
+    context_model: str | None,
     message: str,
     as_json: bool,
     kb_path: Path | None,
@@ -93,6 +101,8 @@ def ingest(
     kb = open_kb(kb_path, create=True)
     if ignore:
         opts["ignore"] = [*kb.settings.loaders.ignore, *ignore]
+    if context_model is not None:
+        kb.settings.chunking.context_model = context_model
     report = kb.ingest(list(paths), remove_missing=remove_missing, progress=show_progress(), message=message, **opts)
     print_report(report, as_json)
     if report.errors and not allow_errors:

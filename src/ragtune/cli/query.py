@@ -18,7 +18,14 @@ _filter = click.option(
     "filters",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Only documents whose field matches (doc_id, source, title, format or metadata; globs allowed).",
+    help="Only documents whose field matches (doc_id, source, title, format or metadata such as company, year, "
+    "doc_type; globs allowed).",
+)
+_auto_filter = click.option(
+    "--auto-filter/--no-auto-filter",
+    default=None,
+    help="Filter by the company, year or document type the question names, when unambiguous "
+    "(default: [search] auto_filter, off).",
 )
 
 
@@ -28,6 +35,7 @@ _filter = click.option(
 @_mode
 @_at
 @_filter
+@_auto_filter
 @as_groups_option
 @json_option
 @kb_option
@@ -37,6 +45,7 @@ def search(
     mode: str | None,
     at: int | None,
     filters: tuple[str, ...],
+    auto_filter: bool | None,
     as_groups: str | None,
     as_json: bool,
     kb_path: Path | None,
@@ -44,12 +53,14 @@ def search(
     """Rank passages for QUERY (hybrid keyword + vector search by default)."""
     kb = open_kb(kb_path)
     access = access_for(as_groups)
-    found = kb.retrieve(Query(query, k, mode, at, parse_filters(filters), access.principal, access.groups))
+    parsed = parse_filters(filters)
+    found = kb.retrieve(Query(query, k, mode, at, parsed, access.principal, access.groups, auto_filter))
     version, passages = found.version, found.passages
     if as_json:
         emit_json(
             {
                 "version": version,
+                "auto_filters": found.auto_filters,
                 "results": [
                     {key: p.as_dict()[key] for key in ("rank", "doc_id", "chunk_id", "score", "source", "text")}
                     for p in passages
@@ -57,6 +68,9 @@ def search(
             }
         )
         return
+    if found.auto_filters:
+        said = ", ".join(f"{key}={value}" for key, value in found.auto_filters.items())
+        click.secho(f"filtered by what the question names: {said}", dim=True)
     if not passages:
         click.echo(f"No results (version {version}).")
         return
@@ -75,6 +89,7 @@ def search(
 @_mode
 @_at
 @_filter
+@_auto_filter
 @click.option("--show-passages", is_flag=True, help="Also print the retrieved passages.")
 @click.option(
     "--strategy",
@@ -98,6 +113,7 @@ def ask(
     mode: str | None,
     at: int | None,
     filters: tuple[str, ...],
+    auto_filter: bool | None,
     show_passages: bool,
     strategy: str | None,
     model: str | None,
@@ -118,6 +134,7 @@ def ask(
         model=model,
         adapter=adapter,
         access=access_for(as_groups),
+        auto_filter=auto_filter,
     )
     if as_json:
         data = answer.as_dict(with_passages=show_passages)

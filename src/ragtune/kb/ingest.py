@@ -26,19 +26,21 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
 from ragtune.embed.base import Embedder
-from ragtune.errors import LoaderError
+from ragtune.errors import ConfigError, LoaderError
 from ragtune.kb.acl import ACL_KEY, normalize_acl
 from ragtune.kb.chunking import chunk_document
+from ragtune.kb.doc_context import CONTEXT_MODES, chunk_context, document_label, indexed_text
+from ragtune.kb.docmeta import add_document_metadata
 from ragtune.kb.document import Chunk, Document
 from ragtune.kb.sentences import fill_sentence_vectors
 from ragtune.kb.store import Store, VersionInfo, chunk_hash
 
-CHUNKER_VERSION = 2  # 2: a chunk continuing a table indexes its header row
+CHUNKER_VERSION = 3  # 2: a chunk continuing a table indexes its header row; 3: the document's label (doc_context)
 EMBED_BATCH = 512  # chunks gathered across documents into one group: one embedding call, sorted by length
 IN_FLIGHT = 2  # groups submitted and not yet written: one being embedded, one waiting (bounds memory)
 
@@ -78,20 +80,13 @@ class IngestReport:
         }
 
 
-def chunk_context(doc: Document, heading_path: Sequence[str], table_header: str = "") -> str:
-    """What is indexed before a chunk's text: the title and the headings above it, then, for a chunk that
-    continues a table, the table's header row on the next lines."""
-    parts = [doc.title] if doc.title else []
-    parts += [h for h in heading_path if h and h != doc.title]
-    context = " › ".join(parts)
-    if table_header:
-        context = f"{context}\n{table_header}" if context else table_header
-    return context
+class Contextualizer(Protocol):
+    """Writes a short context for each chunk of a document (an LLM, ``[chunking] context_model``): appended to
+    the chunk's header, so both legs index it. ``name`` enters the chunker signature (a change re-indexes)."""
 
+    name: str
 
-def indexed_text(context: str, text: str) -> str:
-    """The text that is embedded and keyword-indexed for a chunk."""
-    return f"{context}\n{text}" if context else text
+    def contexts(self, doc: Document, chunk_texts: list[str]) -> list[str]: ...
 
 
 @dataclass
@@ -126,6 +121,8 @@ class Ingestor:
         overlap_tokens: int = 32,
         progress: bool = False,
         sentence_vectors: bool = True,
+        context: str = "document",
+        contextualizer: Contextualizer | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -133,7 +130,15 @@ class Ingestor:
         self.overlap_tokens = overlap_tokens
         self.progress = progress
         self.sentence_vectors = sentence_vectors  # kb.sentences: the extractive answerer's, filled before commit
+        if context not in CONTEXT_MODES:
+            raise ConfigError(f"[chunking] context must be one of {', '.join(CONTEXT_MODES)}, got {context!r}")
+        self.context = context  # doc_context: what each chunk is indexed with besides its text
+        self.contextualizer = contextualizer
         self.signature = f"chunker{CHUNKER_VERSION}/{self.max_tokens}/{overlap_tokens}/{embedder.id}"
+        if context != "document":
+            self.signature += f"/context={context}"
+        if contextualizer is not None:
+            self.signature += f"/llm-context={contextualizer.name}"
         self._embedding: set[str] = set()  # chunk hashes submitted for embedding and not yet written
 
     def content_hash(self, doc: Document) -> str:
@@ -247,6 +252,7 @@ class Ingestor:
             doc.metadata[ACL_KEY] = list(groups)
         else:
             doc.metadata.pop(ACL_KEY, None)
+        add_document_metadata(doc)  # company, year, doc_type where the document says them (kb.docmeta)
         digest = self.content_hash(doc)
         if live.get(doc.id) == digest:
             report.unchanged.append(doc.id)
@@ -259,7 +265,11 @@ class Ingestor:
         if not chunks:
             report.errors.append(LoaderError(doc.source or doc.id, "no text to index"))
             return None
-        contexts = [chunk_context(doc, c.heading_path, c.table_header) for c in chunks]
+        label = document_label(doc) if self.context == "document" else ""
+        contexts = [chunk_context(doc, c.heading_path, c.table_header, mode=self.context, label=label) for c in chunks]
+        if self.contextualizer is not None:
+            written = self.contextualizer.contexts(doc, [c.text for c in chunks])
+            contexts = [f"{ctx}\n{w}" if ctx and w else (ctx or w) for ctx, w in zip(contexts, written, strict=True)]
         hashes = [chunk_hash(ctx, c.text) for ctx, c in zip(contexts, chunks, strict=True)]
         return _Pending(doc, digest, chunks, contexts, hashes)
 

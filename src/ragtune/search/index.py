@@ -21,7 +21,7 @@ import numpy as np
 
 from ragtune.embed.base import Embedder
 from ragtune.kb.acl import Access, HeadAcls
-from ragtune.kb.ingest import indexed_text
+from ragtune.kb.doc_context import indexed_text
 from ragtune.kb.store import Store
 from ragtune.search.dense import DenseIndex
 from ragtune.search.lexical import BM25Index

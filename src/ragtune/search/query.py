@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ragtune.kb.acl import Access
@@ -29,6 +29,7 @@ class Query:
     filters: Mapping[str, Any] | None = None
     principal: str | None = None  # who asks: None is a trusted local caller that reads everything
     groups: tuple[str, ...] = ()  # the groups the principal holds (ragtune.kb.acl)
+    auto_filter: bool | None = None  # map names in the text to filters (search.autofilter); None: [search] auto_filter
 
     @property
     def access(self) -> Access:
@@ -57,3 +58,5 @@ class SearchResult:
     query: Query
     version: int
     passages: list[Passage]
+    auto_filters: dict[str, Any] = field(default_factory=dict)
+    """The filters :mod:`ragtune.search.autofilter` read from the question and applied (empty: none)."""

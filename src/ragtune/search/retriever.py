@@ -17,6 +17,7 @@ from ragtune.config import SearchSettings
 from ragtune.embed.base import Embedder
 from ragtune.errors import SearchError
 from ragtune.kb.store import Store
+from ragtune.search.autofilter import infer_filters
 from ragtune.search.fusion import fusion_named
 from ragtune.search.index import ChunkIndex, LiveSet
 from ragtune.search.legs import ENGINES, KeywordLeg, Ranking, SearchLeg, VectorLeg
@@ -99,7 +100,11 @@ class Retriever:
             return SearchResult(query, version, [])
         # A restricted caller searches the version as if it held only the documents the caller may read.
         live = self.index.scoped(self.index.live(version), query.access)
-        chunk_ok, passage_ok = self.index.allowed(live, query.filters)
+        filters, auto = query.filters, {}
+        if not filters and (self.settings.auto_filter if query.auto_filter is None else query.auto_filter):
+            auto = infer_filters(query.text, self.index.revision_fields(live).values())
+            filters = auto or None
+        chunk_ok, passage_ok = self.index.allowed(live, filters)
         depth = max(self.settings.depth, k)
         started = {name: self.legs[name].begin(query.text) for name in reversed(legs)}  # the slow one first
         rankings: dict[str, Ranking] = {
@@ -112,7 +117,7 @@ class Retriever:
             passages = self.reranker.rerank(query, passages)[:k]
             for rank, p in enumerate(passages, start=1):
                 p.rank = rank
-        return SearchResult(query, version, passages)
+        return SearchResult(query, version, passages, auto)
 
     def _passages(
         self,

@@ -9,7 +9,7 @@ route                              role    answer
 ``GET  /v1/collections``           reader  ``{"data": [{"name", "version", "documents", "chunks"}]}``
 ``GET  /v1/models``                reader  strategies as OpenAI models (``STRATEGY@COLLECTION`` with several)
 ``POST /v1/chat/completions``      reader  OpenAI-compatible chat; ``model`` names a strategy (see ``chat.py``)
-``POST /v1/search``                reader  ``{collection, query, k, mode, at, filters}`` → ``{"version", "results"}``
+``POST /v1/search``                reader  ``{collection, query, k, ..., auto_filter}`` → ``{"version", "results"}``
 ``POST /v1/ask``                   reader  ``{collection, question, strategy, ...}`` → ``Answer.as_dict()``
 documents, versions, diff, ...     (see ``routes_kb.py``)
 runs, registry, comparisons, keys  (see ``routes_admin.py``)
@@ -159,8 +159,12 @@ def create_app(
     def search(request: SearchRequest, http: Request) -> dict[str, Any]:
         who = caller(http)
         kb_ = collections.resolve(request.collection, who).require_kb()
-        found = kb_.retrieve(query_for(who, request.query, request.k, request.mode, request.at, request.filters))
-        return {"version": found.version, "results": [p.as_dict() for p in found.passages]}
+        query = query_for(who, request.query, request.k, request.mode, request.at, request.filters, request.auto_filter)
+        found = kb_.retrieve(query)
+        out: dict[str, Any] = {"version": found.version, "results": [p.as_dict() for p in found.passages]}
+        if found.auto_filters:
+            out["auto_filters"] = found.auto_filters
+        return out
 
     @app.post("/v1/ask")
     def ask(request: AskRequest, http: Request) -> dict[str, Any]:
@@ -180,7 +184,9 @@ def create_app(
                 code="unsupported_parameter",
             )
         messages = [{"role": "user", "content": request.question}]
-        query: Query = query_for(who, request.question, request.k, request.mode, request.at, request.filters)
+        query: Query = query_for(
+            who, request.question, request.k, request.mode, request.at, request.filters, request.auto_filter
+        )
         result = chosen.answer(messages, query)
         return result.as_dict()
 

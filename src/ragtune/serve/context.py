@@ -45,9 +45,11 @@ def access_of(principal: Principal) -> Access:
     return Access(principal.name, principal.read_groups)
 
 
-def query_for(principal: Principal, text: str, k: Any, mode: Any, at: Any, filters: Any) -> Query:
+def query_for(
+    principal: Principal, text: str, k: Any, mode: Any, at: Any, filters: Any, auto_filter: bool | None = None
+) -> Query:
     access = access_of(principal)
-    return Query(text, k, mode, at, filters, access.principal, access.groups)
+    return Query(text, k, mode, at, filters, access.principal, access.groups, auto_filter)
 
 
 def need(principal: Principal, role: str, action: str) -> None:

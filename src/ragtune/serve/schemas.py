@@ -56,6 +56,7 @@ class SearchRequest(BaseModel):
     mode: str | None = None
     at: int | None = Field(default=None, ge=1)
     filters: dict[str, Any] | None = None
+    auto_filter: bool | None = None  # map a company/year/document type the query names to filters
 
 
 class AskRequest(BaseModel):
@@ -70,6 +71,7 @@ class AskRequest(BaseModel):
     mode: str | None = None
     at: int | None = Field(default=None, ge=1)
     filters: dict[str, Any] | None = None
+    auto_filter: bool | None = None
 
 
 class RollbackRequest(BaseModel):

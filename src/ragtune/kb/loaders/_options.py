@@ -52,6 +52,10 @@ class LoadOptions:
     everyone). It REPLACES any acl the files declare (front matter, a record's ``acl`` field). ``None`` (the
     default): each document keeps the acl its file declares, if any (see :mod:`ragtune.kb.acl`)."""
 
+    tables: bool = True
+    """PDF pages that draw ruling lines are read by pdfplumber's table finder, tables as ``| a | b |`` rows. Off:
+    pypdf's text alone (faster; a table's cells run together). DOCX/HTML tables are always kept as rows."""
+
     ocr: bool = True
     """Read scanned PDF pages (no text layer) and image files with Tesseract. Off: such pages are skipped
     with a warning, and image files are refused."""

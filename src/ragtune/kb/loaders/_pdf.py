@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -18,6 +19,10 @@ _EOF_WINDOW = 8192
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TRAILING_WS = re.compile(r"[ \t]+\n")
 _MAX_TITLE_LINE = 120
+_DIGITS = re.compile(r"\d+")
+_WORDS = re.compile(r"[^\W\d_]+")
+RUNNING_MIN_PAGES = 3
+RUNNING_MIN_SHARE = 0.4
 
 
 def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
@@ -46,7 +51,7 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
             try:
                 pages.append(clean_page_text(page.extract_text() or ""))
                 contents = page.get_contents()
-                if contents is not None and page_may_hold_table(contents.get_data()):
+                if opts.tables and contents is not None and page_may_hold_table(contents.get_data()):
                     ruled.append(number - 1)
             except (PdfReadError, ValueError, KeyError, TypeError) as exc:
                 raise LoaderError(path, f"page {number}: {_reason(exc)}") from None
@@ -74,7 +79,30 @@ def load_pdf(path: Path, opts: LoadOptions) -> list[Document]:
         offset += len(page_text) + 2  # the blank line that joins pages
     text = "\n\n".join(pages)
     title = info_title or first_line(text) or path.stem
-    return [Document(id="", title=title, text=text, metadata={"pages": len(pages), **extra}, page_starts=page_starts)]
+    metadata = {"pages": len(pages), **extra}
+    header = running_header(pages)
+    if header:
+        metadata["running_header"] = header
+    return [Document(id="", title=title, text=text, metadata=metadata, page_starts=page_starts)]
+
+
+def running_header(pages: list[str]) -> str:
+    """The line a document repeats at the top or bottom of its pages ("Northwind Turbines — Annual Report 2023"),
+    the longest when there are several: on at least ``RUNNING_MIN_PAGES`` pages and ``RUNNING_MIN_SHARE`` of them,
+    compared with digits blanked (page numbers vary), holding two words or more besides "page" / "of"."""
+    edge_lines: Counter[str] = Counter()
+    written: dict[str, str] = {}
+    for page in pages:
+        lines = [line.strip() for line in page.split("\n") if line.strip()]
+        for line in {*lines[:2], *lines[-2:]}:
+            if len(line) > _MAX_TITLE_LINE or line.startswith("|"):
+                continue
+            key = _DIGITS.sub("#", " ".join(line.casefold().split()))
+            edge_lines[key] += 1
+            written.setdefault(key, line)
+    need = max(RUNNING_MIN_PAGES, RUNNING_MIN_SHARE * len(pages))
+    found = [key for key, n in edge_lines.items() if n >= need and len(set(_WORDS.findall(key)) - {"page", "of"}) >= 2]
+    return written[max(found, key=len)] if found else ""
 
 
 def _decrypt(reader: PdfReader) -> bool:
