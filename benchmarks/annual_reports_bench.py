@@ -8,18 +8,22 @@ configuration on the same files; the steps are cumulative:
    (ragtune before issue 13: pypdf's text, no OCR, chunks carry title + headings);
 1. + tables (``loaders.tables``); 2. + OCR (``loaders.ocr``); 3. + document context
    (``chunking.context = "document"``); 4. + metadata filters read from the question (``search.auto_filter``);
-5. only with ``--llm-context`` (slow): + an LLM-written context per chunk (``chunking.context_model``), on the
-   first ``--llm-reports`` reports and their questions, beside step 4 on the same subset.
+5. a separate run, ``--llm-context`` (slow): + an LLM-written context per chunk (``chunking.context_model``), on
+   the first ``--llm-reports`` reports and their questions, beside step 4 on the same subset
+   (``benchmarks/results/annual_reports_llm.json``).
 
 Per question (hybrid retrieval, ``k = 20``; the answer from ``kb.ask``, the default extractive strategy):
-filing@5 (a passage of a gold filing in the top 5), evidence-page@5/@20 (a passage of a gold filing on a gold
-page), gold-in-top5-text (the figure in a top-5 passage of a gold filing) and answer-contains-gold (the figure in
-the answer); digits compared with thousands separators removed. Scanned-page questions are reported apart too.
+filing@5 (a passage of a gold filing in the top 5), evidence-page@5/@20 (a passage of a gold filing whose cited
+page, the page it starts on, is a gold page), page-in-top5 (a top-5 passage whose text reaches a gold page: a
+chunk can start at the foot of the page before), gold-in-top5-text (the figure in a top-5 passage of a gold
+filing) and answer-contains-gold (the figure in the answer); digits compared with thousands separators removed.
+Scanned-page questions are reported apart too.
 
 Peer, in the same run: PDF pages/s of ragtune's ingest (the last step's settings) and of LangChain's default PDF
 path (benchmarks/peers/langchain/pdf_ingest.py in the LangChain peer's venv), and of parsing alone.
 
-    .venv/bin/python benchmarks/annual_reports_bench.py [--seed 13] [--companies 12] [--llm-context]
+    .venv/bin/python benchmarks/annual_reports_bench.py [--seed 13] [--companies 12]
+    .venv/bin/python benchmarks/annual_reports_bench.py --llm-context [--llm-reports 3]
     .venv/bin/python benchmarks/annual_reports_bench.py --generate-only      # write the corpus and questions
 """
 
@@ -110,36 +114,45 @@ def summarize(rows: list[dict[str, bool]]) -> dict[str, Any]:
     return {"n": len(rows), **{m: round(sum(r[m] for r in rows) / len(rows), 3) if rows else None for m in METRICS}}
 
 
+@dataclasses.dataclass
+class Run:
+    """What every configuration shares: a scratch folder, the warmed embedder, parses cached by loader options (the
+    page spans ``score`` needs, and parse speed) and the corpus's reports (to check the metadata found)."""
+
+    work: Path
+    embedder: Any
+    reports: list[annual_reports.Report]
+    parsed: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+
 def run_config(
-    label: str,
-    settings: Any,
-    pdfs: Path,
-    questions: list[annual_reports.Question],
-    work: Path,
-    embedder: Any,
-    parsed: dict[str, dict[str, Any]],
+    run: Run, label: str, settings: Any, pdfs: Path, questions: list[annual_reports.Question]
 ) -> dict[str, Any]:
-    """A fresh KB with ``settings``: ingest ``pdfs`` (timed), then every question retrieved and answered.
-    ``parsed`` caches :func:`parse` by loader options (the page spans ``score`` needs, and parse speed)."""
+    """A fresh KB with ``settings``: ingest ``pdfs`` (timed), then every question retrieved and answered."""
     from ragtune import KnowledgeBase
     from ragtune.search.query import Query
 
-    path = work / re.sub(r"\W+", "_", label)
+    path = run.work / re.sub(r"\W+", "_", label)
     shutil.rmtree(path, ignore_errors=True)
-    with KnowledgeBase.open(path, create=True, settings=settings, embedder=embedder) as kb:
+    with KnowledgeBase.open(path, create=True, settings=settings, embedder=run.embedder) as kb:
         t = time.perf_counter()
         rep = kb.ingest([pdfs])
         ingest_s = time.perf_counter() - t
         opts = kb.load_options()
-        if repr(opts) not in parsed:
-            parsed[repr(opts)] = parse(pdfs, opts)
-        starts, texts = parsed[repr(opts)]["page_starts"], parsed[repr(opts)]["texts"]
+        if repr(opts) not in run.parsed:
+            run.parsed[repr(opts)] = parse(pdfs, opts)
+        starts, texts = run.parsed[repr(opts)]["page_starts"], run.parsed[repr(opts)]["texts"]
+        meta = {doc: kb.document(doc)[0].metadata for doc in kb.documents()}
         rows, per_question, off = [], [], 0
+        filters = {"company": 0, "year": 0, "excluding_the_gold_filing": 0}
         for q in questions:
-            passages = kb.retrieve(Query(q.question, k=20)).passages
+            result = kb.retrieve(Query(q.question, k=20))
+            passages = result.passages
             off += sum(texts[p.doc_id][p.start : p.end] != p.text for p in passages[:5])  # page spans valid?
-            answer = kb.ask(q.question)
-            hit = score(q, passages, answer.text, starts)
+            for key in ("company", "year"):
+                filters[key] += key in result.auto_filters
+            filters["excluding_the_gold_filing"] += not admits(result.auto_filters, meta[q.doc])
+            hit = score(q, passages, kb.ask(q.question).text, starts)
             rows.append(hit)
             per_question.append([q.id, *[int(hit[m]) for m in METRICS]])
     shutil.rmtree(path, ignore_errors=True)
@@ -150,12 +163,40 @@ def run_config(
         "chunks": rep.chunks_written,
         "errors": [f"{e.path}: {e.reason}" for e in rep.errors],
         "warnings": len(rep.warnings),
-        "parse": {k: v for k, v in parsed[repr(opts)].items() if k not in ("page_starts", "texts")},
+        "parse": {k: v for k, v in run.parsed[repr(opts)].items() if k not in ("page_starts", "texts")},
         "passages_off_their_document_text": off,  # 0 unless the loader's text differs from the ingested one
+        "metadata": metadata_found(meta, run.reports),
+        "auto_filters": filters,
         "all": summarize(rows),
         "scanned": summarize([r for r, q in zip(rows, questions, strict=True) if q.scanned]),
         "questions": per_question,
     }
+
+
+def admits(filters: dict[str, Any], fields: dict[str, Any]) -> bool:
+    """Whether a document with metadata ``fields`` passes ``filters`` (a value, or a list of accepted values)."""
+    for key, wanted in filters.items():
+        options = wanted if isinstance(wanted, list) else [wanted]
+        if str(fields.get(key)) not in [str(o) for o in options]:
+            return False
+    return True
+
+
+def metadata_found(meta: dict[str, dict[str, Any]], reports: list[annual_reports.Report]) -> dict[str, int]:
+    """How many documents got a company / year / doc_type from ragtune, and how many of those are right."""
+    out = {"documents": 0, "company": 0, "company_right": 0, "year": 0, "year_right": 0, "doc_type": 0}
+    for report in reports:
+        fields = meta.get(report.file)
+        if fields is None:
+            continue
+        out["documents"] += 1
+        company, year = str(fields.get("company") or ""), str(fields.get("year") or "")
+        out["company"] += bool(company)
+        out["company_right"] += report.company.short.casefold() in company.casefold()
+        out["year"] += bool(year)
+        out["year_right"] += year == str(report.year)
+        out["doc_type"] += bool(fields.get("doc_type"))
+    return out
 
 
 def parse(pdfs: Path, opts: Any) -> dict[str, Any]:
@@ -231,18 +272,17 @@ def corpus_facts(corpus: annual_reports.Corpus) -> dict[str, Any]:
     }
 
 
-def llm_context(corpus: annual_reports.Corpus, n_reports: int, base: Any, work: Path, embedder: Any) -> dict[str, Any]:
+def llm_context(corpus: annual_reports.Corpus, n_reports: int, base: Any, run: Run) -> dict[str, Any]:
     """Step 4 and step 5 on the first ``n_reports`` reports and their questions."""
-    subset = work / "llm-subset"
+    subset = run.work / "llm-subset"
     shutil.rmtree(subset, ignore_errors=True)
     subset.mkdir(parents=True)
     files = {r.file for r in corpus.reports[:n_reports]}
     for f in files:
         shutil.copy(corpus.pdf_dir / f, subset)
     questions = [q for q in corpus.questions if q.doc in files]
-    parsed: dict[str, dict[str, Any]] = {}
-    rows = [run_config(f"4 {STEPS[-1][0]}", base, subset, questions, work, embedder, parsed)]
-    rows.append(run_config(f"5 {LLM_STEP[0]}", plus(base, LLM_STEP[1]), subset, questions, work, embedder, parsed))
+    rows = [run_config(run, f"4 {STEPS[-1][0]}", base, subset, questions)]
+    rows.append(run_config(run, f"5 {LLM_STEP[0]}", plus(base, LLM_STEP[1]), subset, questions))
     return {"reports": sorted(files), "pages": sum(r.pages for r in corpus.reports[:n_reports]), "rows": rows}
 
 
@@ -252,7 +292,9 @@ def main() -> None:
     ap.add_argument("--companies", type=int, default=12)
     ap.add_argument("--generate-only", action="store_true", help="write the corpus and its questions, then stop")
     ap.add_argument("--steps", default="", help="comma-separated step numbers to run (default: all)")
-    ap.add_argument("--llm-context", action="store_true", help="also step 5 (SmolLM2 chunk context; slow)")
+    ap.add_argument(
+        "--llm-context", action="store_true", help="only steps 4 and 5 (SmolLM2 chunk context; slow), on a subset"
+    )
     ap.add_argument("--llm-reports", type=int, default=3, help="reports the LLM step runs on")
     ap.add_argument("--no-peer", action="store_true", help="skip the LangChain ingest peer")
     args = ap.parse_args()
@@ -266,24 +308,23 @@ def main() -> None:
     wanted = {int(s) for s in args.steps.split(",") if s.strip()} or set(range(len(STEPS)))
     all_settings = [settings_for([c for _, c in STEPS[: i + 1]]) for i in range(len(STEPS))]  # fail before work
     final = all_settings[-1]
-    if args.llm_context:
-        plus(final, LLM_STEP[1])
-
+    command = ".venv/bin/python benchmarks/annual_reports_bench.py " + " ".join(sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="ragtune-annual-") as tmp:
         work = Path(tmp)
-        embedder = warm_embedder(corpus, final, work)
+        run = Run(work, warm_embedder(corpus, final, work), corpus.reports)
+        if args.llm_context:
+            llm = llm_context(corpus, args.llm_reports, final, run)
+            common.write_result("annual_reports_llm", {"corpus": facts, **llm}, command=command.strip())
+            return
         configs: list[dict[str, Any]] = []
-        parsed: dict[str, dict[str, Any]] = {}
         for i, (label, changes) in enumerate(STEPS):
             if i not in wanted:
                 continue
-            pdfs, questions = corpus.pdf_dir, corpus.questions
-            row = run_config(f"{i} {label}", all_settings[i], pdfs, questions, work, embedder, parsed)
+            row = run_config(run, f"{i} {label}", all_settings[i], corpus.pdf_dir, corpus.questions)
             row.update(step=i, changes=changes, pages_per_s=round(corpus.pages / row["ingest_s"], 1))
             print({k: v for k, v in row.items() if k != "questions"}, flush=True)
             configs.append(row)
-        llm = llm_context(corpus, args.llm_reports, final, work, embedder) if args.llm_context else None
-    parse_rows = [{k: v for k, v in p.items() if k not in ("page_starts", "texts")} for p in parsed.values()]
+    parse_rows = [{k: v for k, v in p.items() if k not in ("page_starts", "texts")} for p in run.parsed.values()]
     peer = {"status": "skipped"} if args.no_peer else langchain_peer(corpus.pdf_dir)
     print(json.dumps({"parse": parse_rows, "langchain": peer}), flush=True)
     print(
@@ -293,18 +334,8 @@ def main() -> None:
              for c in configs],
         )
     )  # fmt: skip
-    common.write_result(
-        "annual_reports",
-        {
-            "corpus": facts,
-            "configs": configs,
-            "llm_context": llm,
-            "parse": parse_rows,
-            "langchain": peer,
-            "settings": {"final": dataclasses.asdict(final)},
-        },
-        command=".venv/bin/python benchmarks/annual_reports_bench.py " + " ".join(sys.argv[1:]),
-    )
+    result = {"corpus": facts, "configs": configs, "parse": parse_rows, "langchain": peer}
+    common.write_result("annual_reports", result, command=command.strip())
 
 
 if __name__ == "__main__":
