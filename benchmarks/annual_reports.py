@@ -39,7 +39,7 @@ import annual_reports_text as words
 import common
 from scans import degrade
 
-VERSION = 1  # bump when the corpus changes, so cached copies are rebuilt
+VERSION = 2  # bump when the corpus changes, so cached copies are rebuilt
 CACHE = common.CACHE / "annual_reports"
 CREATED = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)  # fixed: the same seed gives the same bytes
 
@@ -83,6 +83,7 @@ class Report:
     pages: int = 0
     table_pages: dict[str, int] = field(default_factory=dict)  # statement → 1-based page
     scanned: list[int] = field(default_factory=list)  # 1-based pages with no text layer
+    scan_dpi: list[int] = field(default_factory=list)  # the resolution each of those was scanned at
 
 
 @dataclass
@@ -117,14 +118,16 @@ class Corpus:
 
 
 class _Figures:
-    """Figures unique across the corpus (a cell string points to one fact), drawn near a target value."""
+    """Figures unique across the corpus (a cell string points to one fact), drawn near a target value, and never a
+    number the prose or a cover prints: those are multiples of 100 (addresses, head counts), years, or the SEC's
+    ZIP code, so finding a figure's digits in a text means the figure."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng, self.used = rng, set[int]()
 
     def draw(self, target: float) -> int:
         value = max(1_000, round(target * self.rng.uniform(0.93, 1.07)))
-        while value in self.used:
+        while value in self.used or value % 100 == 0 or 1900 <= value <= 2100 or value == 20549:
             value += 1
         self.used.add(value)
         return value
@@ -194,7 +197,7 @@ def generate(root: Path, seed: int = 13, n_companies: int = 12, scanned_share: f
         if i in to_scan:
             pages = sorted(report.table_pages.values())
             report.scanned = sorted(rng.sample(pages, rng.choice([1, 2])))
-            _scan_pages(root / "pdfs" / report.file, report.scanned, rng)
+            report.scan_dpi = _scan_pages(root / "pdfs" / report.file, report.scanned, rng)
         for figure, page in shown:
             cells.setdefault(figure, []).append((report.file, page))
     questions = _questions(rng, reports, books, cells)
@@ -226,18 +229,18 @@ def _questions(
     return out
 
 
-def _scan_pages(path: Path, pages: list[int], rng: random.Random) -> None:
-    """Replace ``pages`` of the PDF at ``path`` by scans of themselves: rendered at 150-200 DPI, degraded, and
-    embedded as an image, so the page has no text layer."""
+def _scan_pages(path: Path, pages: list[int], rng: random.Random) -> list[int]:
+    """Replace ``pages`` of the PDF at ``path`` by scans of themselves: rendered at 150 or 200 DPI, degraded, and
+    embedded as an image, so the page has no text layer. Returns each page's DPI."""
     import pypdfium2 as pdfium
     from fpdf import FPDF
     from pypdf import PdfReader, PdfWriter
 
     doc = pdfium.PdfDocument(path)
-    images = {}
+    images, dpis = {}, []
     for page in pages:
-        dpi = rng.choice([150, 200])
-        bitmap = doc[page - 1].render(scale=dpi / 72, grayscale=True)
+        dpis.append(rng.choice([150, 200]))
+        bitmap = doc[page - 1].render(scale=dpis[-1] / 72, grayscale=True)
         images[page] = degrade(
             bitmap.to_pil(), skew_deg=rng.uniform(-0.6, 0.6), blur=0.5, noise=0.02, seed=rng.randrange(1 << 30)
         )
@@ -257,6 +260,7 @@ def _scan_pages(path: Path, pages: list[int], rng: random.Random) -> None:
     buf = io.BytesIO()
     writer.write(buf)
     path.write_bytes(buf.getvalue())
+    return dpis
 
 
 def _save(corpus: Corpus, n_companies: int) -> None:
