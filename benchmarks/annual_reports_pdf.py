@@ -123,7 +123,7 @@ def _cover(pdf: _ReportPDF, report: Report, fye: str, rng: random.Random) -> Non
             (big, "FORM 10-K"),
             (normal, "ANNUAL REPORT PURSUANT TO SECTION 13 OR 15(d) OF THE SECURITIES EXCHANGE ACT OF 1934"),
             (normal, f"For the fiscal year ended {fye}, {year}"),
-            (normal, f"Commission file number 001-{rng.randint(10000, 39999)}"),
+            (normal, f"Commission file number 001-{rng.randint(10000, 39999) // 100 * 100}"),  # see _Figures
             (("Helvetica", "B", 16), c.legal.upper()),
             (("Helvetica", "I", 9), "(Exact name of registrant as specified in its charter)"),
         ]
@@ -140,7 +140,7 @@ def _cover(pdf: _ReportPDF, report: Report, fye: str, rng: random.Random) -> Non
         pdf.ln(3)
     pdf.set_font(*normal)
     pdf.ln(20)
-    street = f"{rng.randint(100, 9999)} {rng.choice(['Harbor', 'Commerce', 'Ridge', 'Mill'])} Road"
+    street = f"{rng.randint(100, 9999) // 100 * 100} {rng.choice(['Harbor', 'Commerce', 'Ridge', 'Mill'])} Road"
     pdf.multi_cell(0, 6, f"{street}, {rng.choice(['Columbus, Ohio', 'Tulsa, Oklahoma', 'Tacoma, Washington'])}",
                    align="C")  # fmt: skip
 
