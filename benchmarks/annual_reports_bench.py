@@ -16,8 +16,9 @@ Per question (hybrid retrieval, ``k = 20``; the answer from ``kb.ask``, the defa
 filing@1/@5 (a passage of a gold filing first / in the top 5), evidence-page@5/@20 (a passage of a gold filing
 whose cited page, the page it starts on, is a gold page), page-in-top5 (a top-5 passage whose text reaches a gold
 page: a chunk can start at the foot of the page before), gold-in-top5-text (the figure in a top-5 passage of a
-gold filing) and answer-contains-gold (the figure in the answer); digits compared with thousands separators
-removed. Scanned-page questions are reported apart too.
+gold filing) and answer-contains-gold (the figure in the answer), each also *labelled*: the figure on one line (or
+answer sentence) with its row label, as a reader needs it; digits compared with thousands separators removed.
+Scanned-page questions are reported apart too.
 
 Peer, in the same run: PDF pages/s of ragtune's ingest (the last step's settings) and of LangChain's default PDF
 path (benchmarks/peers/langchain/pdf_ingest.py in the LangChain peer's venv), and of parsing alone.
@@ -63,7 +64,9 @@ METRICS = (
     "evidence@20",
     "page_in_top5",
     "gold_in_top5_text",
+    "labelled_in_top5_text",
     "answer_contains_gold",
+    "answer_labelled",
 )
 
 
@@ -104,15 +107,26 @@ def score(
     docs = {d for d, _ in question.gold}
     pages = set(question.gold)
     top5 = passages[:5]
+    gold_top5 = [p.readable_text for p in top5 if p.doc_id in docs]
+    label = question.item.split(":", 1)[-1]  # the row label: "Capital expenditures", a segment's name
     return {
         "filing@1": bool(passages) and passages[0].doc_id in docs,
         "filing@5": any(p.doc_id in docs for p in top5),
         "evidence@5": any((p.doc_id, p.page) in pages for p in top5),
         "evidence@20": any((p.doc_id, p.page) in pages for p in passages[:20]),
         "page_in_top5": any(reaches(p, page, page_starts[d]) for p in top5 for d, page in pages if p.doc_id == d),
-        "gold_in_top5_text": any(p.doc_id in docs and has_figure(p.readable_text, question.answer) for p in top5),
+        "gold_in_top5_text": any(has_figure(text, question.answer) for text in gold_top5),
+        "labelled_in_top5_text": any(beside_label(text, label, question.answer) for text in gold_top5),
         "answer_contains_gold": has_figure(answer, question.answer),
+        "answer_labelled": beside_label(answer, label, question.answer),
     }
+
+
+def beside_label(text: str, label: str, figure: str) -> bool:
+    """``figure`` on the same line (or answer sentence, up to its ``[n]`` citation) as its row ``label``: what a
+    reader can tell is *that* figure. A column's figures listed apart from their labels hold the figure, not this."""
+    parts = re.split(r"\n|\[\d+\]", text)
+    return any(label.casefold() in part.casefold() and has_figure(part, figure) for part in parts)
 
 
 def reaches(passage: Any, page: int, starts: list[int]) -> bool:
