@@ -16,8 +16,8 @@ Per question (hybrid retrieval, ``k = 20``; the answer from ``kb.ask``, the defa
 filing@1/@5 (a passage of a gold filing first / in the top 5), evidence-page@5/@20 (a passage of a gold filing
 whose cited page, the page it starts on, is a gold page), page-in-top5 (a top-5 passage whose text reaches a gold
 page: a chunk can start at the foot of the page before), gold-in-top5-text (the figure in a top-5 passage of a
-gold filing) and answer-contains-gold (the figure in the answer), each also *labelled*: the figure on one line (or
-answer sentence) with its row label, as a reader needs it; digits compared with thousands separators removed.
+gold filing) and answer-contains-gold (the figure in the answer), each also *labelled*: the figure in its row,
+after its label with only figures between; digits compared with thousands separators removed.
 Scanned-page questions are reported apart too.
 
 Peer, in the same run: PDF pages/s of ragtune's ingest (the last step's settings) and of LangChain's default PDF
@@ -73,10 +73,13 @@ METRICS = (
 def has_figure(text: str, figure: str) -> bool:
     """``figure`` ("41,273") stands in ``text`` as a whole number: its digit groups joined by a comma, a point, one
     space (as OCR may read the comma) or nothing, and no digit group of a longer number on either side. Spaces in
-    the text are never removed first: "2022 41,273" holds 41,273, and "1,940,426 1,744,949" neither 940,426 nor
-    1,940,4261."""
+    the text are never removed first: "2022 41,273" holds 41,273, and "1,940,426" does not hold 940,426."""
+    return re.search(_figure_pattern(figure), text) is not None
+
+
+def _figure_pattern(figure: str) -> str:
     body = r"[,.\s]?".join(re.escape(g) for g in re.split(r"[,.]", figure))
-    return re.search(rf"(?<!\d)(?<!\d[,.]){body}(?![,.]?\d)", text) is not None
+    return rf"(?<!\d)(?<!\d[,.]){body}(?![,.]?\d)"
 
 
 def settings_for(steps: list[dict[str, dict[str, Any]]]) -> Any:
@@ -123,10 +126,12 @@ def score(
 
 
 def beside_label(text: str, label: str, figure: str) -> bool:
-    """``figure`` on the same line (or answer sentence, up to its ``[n]`` citation) as its row ``label``: what a
-    reader can tell is *that* figure. A column's figures listed apart from their labels hold the figure, not this."""
-    parts = re.split(r"\n|\[\d+\]", text)
-    return any(label.casefold() in part.casefold() and has_figure(part, figure) for part in parts)
+    """``figure`` in its row: after its ``label`` with nothing but figures and separators between (``| Capital
+    expenditures | (41,273) |``, ``Capital expenditures: (41,273), (39,870)``), as a reader needs it. Text that
+    lists a column's figures apart from their labels (pypdf on a table typeset by columns) holds the figure, not
+    this."""
+    name = r"\s+".join(re.escape(w) for w in label.split())  # a label may wrap onto the next line
+    return re.search(rf"{name}[^A-Za-z]{{0,60}}?{_figure_pattern(figure)}", text, re.IGNORECASE) is not None
 
 
 def reaches(passage: Any, page: int, starts: list[int]) -> bool:

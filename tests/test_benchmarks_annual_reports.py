@@ -107,11 +107,14 @@ def test_filters_admit_a_document_by_value_or_list(modules: tuple[Any, Any]) -> 
     assert not admits({"doc_type": "10-K"}, fields)
 
 
-def test_a_figure_counts_as_labelled_only_on_its_label_line(modules: tuple[Any, Any]) -> None:
+def test_a_figure_counts_as_labelled_only_in_its_row(modules: tuple[Any, Any]) -> None:
     beside_label = modules[1].beside_label
-    assert beside_label("| Capital expenditures | (41,273) | (39,870) |", "Capital expenditures", "41,273")
+    assert beside_label("| Capital expenditures | (41,273) | (39,870) |", "Capital expenditures", "39,870")
+    assert beside_label("Net cash provided by operating\nactivities 81,829 81,940", "Net cash provided by operating "
+                        "activities", "81,940")  # fmt: skip
     columns = "Capital expenditures\nDividends paid\nFiscal 2023\n(41,273)\n(17,783)"  # pypdf, typeset by columns
     assert not beside_label(columns, "Capital expenditures", "41,273")
     answer = "Segment Information [1]. Onshore Wind: 517,974, 509,338 [2]. Offshore Wind: 41,273 [2]."
     assert beside_label(answer, "Offshore Wind", "41,273")
     assert not beside_label(answer, "Onshore Wind", "41,273")
+    assert not beside_label("Capital expenditures (32,150) Dividends paid (41,273)", "Capital expenditures", "41,273")
