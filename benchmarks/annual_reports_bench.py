@@ -9,7 +9,7 @@ configuration on the same files; the steps are cumulative:
 1. + tables (``loaders.tables``); 2. + OCR (``loaders.ocr``); 3. + document context
    (``chunking.context = "document"``); 4. + metadata filters read from the question (``search.auto_filter``);
 5. a separate run, ``--llm-context`` (slow): + an LLM-written context per chunk (``chunking.context_model``), on
-   the first ``--llm-reports`` reports and their questions, beside step 4 on the same subset
+   the first ``--llm-reports`` reports and their questions, beside steps 3 and 4 on the same subset
    (``benchmarks/results/annual_reports_llm.json``).
 
 Per question (hybrid retrieval, ``k = 20``; the answer from ``kb.ask``, the default extractive strategy):
@@ -24,7 +24,7 @@ Peer, in the same run: PDF pages/s of ragtune's ingest (the last step's settings
 path (benchmarks/peers/langchain/pdf_ingest.py in the LangChain peer's venv), and of parsing alone.
 
     .venv/bin/python benchmarks/annual_reports_bench.py [--seed 13] [--companies 12]
-    .venv/bin/python benchmarks/annual_reports_bench.py --llm-context [--llm-reports 3]
+    .venv/bin/python benchmarks/annual_reports_bench.py --llm-context [--llm-reports 6]
     .venv/bin/python benchmarks/annual_reports_bench.py --generate-only      # write the corpus and questions
 """
 
@@ -35,6 +35,7 @@ import dataclasses
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,8 +141,18 @@ def reaches(passage: Any, page: int, starts: list[int]) -> bool:
     return bool(passage.start < end and passage.end > starts[page - 1])
 
 
-def summarize(rows: list[dict[str, bool]]) -> dict[str, Any]:
-    return {"n": len(rows), **{m: round(sum(r[m] for r in rows) / len(rows), 3) if rows else None for m in METRICS}}
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each metric's share of ``rows``; of the answers, the share declined and the median count of figures (a
+    whole table strung together holds dozens; one row two to five)."""
+    if not rows:
+        return {"n": 0}
+    out: dict[str, Any] = {"n": len(rows), **{m: round(sum(r[m] for r in rows) / len(rows), 3) for m in METRICS}}
+    out["answer_declined"] = round(sum(r["declined"] for r in rows) / len(rows), 3)
+    out["answer_figures_p50"] = float(statistics.median(r["figures"] for r in rows))
+    return out
+
+
+_FIGURE = re.compile(r"\d{1,3}(?:,\d{3})+")
 
 
 @dataclasses.dataclass
@@ -182,8 +193,9 @@ def run_config(
             for key in ("company", "year"):
                 filters[key] += key in result.auto_filters
             filters["excluding_the_gold_filing"] += not admits(result.auto_filters, meta[q.doc])
-            hit = score(q, passages, kb.ask(q.question).text, starts)
-            rows.append(hit)
+            answer = kb.ask(q.question)
+            hit = score(q, passages, answer.text, starts)
+            rows.append({**hit, "declined": not answer.answered, "figures": len(_FIGURE.findall(answer.text))})
             per_question.append([q.id, *[int(hit[m]) for m in METRICS]])
     shutil.rmtree(path, ignore_errors=True)
     return {
@@ -303,18 +315,22 @@ def corpus_facts(corpus: annual_reports.Corpus) -> dict[str, Any]:
     }
 
 
-def llm_context(corpus: annual_reports.Corpus, n_reports: int, base: Any, run: Run) -> dict[str, Any]:
-    """Step 4 and step 5 on the first ``n_reports`` reports and their questions."""
+def llm_context(corpus: annual_reports.Corpus, n_reports: int, run: Run) -> dict[str, Any]:
+    """Steps 3, 4 and 5 (4 + an LLM-written context per chunk) on the first ``n_reports`` reports and their
+    questions."""
     subset = run.work / "llm-subset"
     shutil.rmtree(subset, ignore_errors=True)
     subset.mkdir(parents=True)
-    files = {r.file for r in corpus.reports[:n_reports]}
-    for f in files:
-        shutil.copy(corpus.pdf_dir / f, subset)
+    reports = corpus.reports[:n_reports]
+    for report in reports:
+        shutil.copy(corpus.pdf_dir / report.file, subset)
+    files = {r.file for r in reports}
     questions = [q for q in corpus.questions if q.doc in files]
-    rows = [run_config(run, f"4 {STEPS[-1][0]}", base, subset, questions)]
-    rows.append(run_config(run, f"5 {LLM_STEP[0]}", plus(base, LLM_STEP[1]), subset, questions))
-    return {"reports": sorted(files), "pages": sum(r.pages for r in corpus.reports[:n_reports]), "rows": rows}
+    steps = [c for _, c in STEPS]
+    rows = [run_config(run, f"{i} {STEPS[i][0]}", settings_for(steps[: i + 1]), subset, questions) for i in (3, 4)]
+    llm = plus(settings_for(steps), LLM_STEP[1])
+    rows.append(run_config(run, f"5 {LLM_STEP[0]}", llm, subset, questions))
+    return {"reports": sorted(files), "pages": sum(r.pages for r in reports), "rows": rows}
 
 
 def main() -> None:
@@ -324,9 +340,9 @@ def main() -> None:
     ap.add_argument("--generate-only", action="store_true", help="write the corpus and its questions, then stop")
     ap.add_argument("--steps", default="", help="comma-separated step numbers to run (default: all)")
     ap.add_argument(
-        "--llm-context", action="store_true", help="only steps 4 and 5 (SmolLM2 chunk context; slow), on a subset"
+        "--llm-context", action="store_true", help="only steps 3, 4 and 5 (SmolLM2 chunk context; slow), on a subset"
     )
-    ap.add_argument("--llm-reports", type=int, default=3, help="reports the LLM step runs on")
+    ap.add_argument("--llm-reports", type=int, default=6, help="reports the LLM step runs on")
     ap.add_argument("--no-peer", action="store_true", help="skip the LangChain ingest peer")
     args = ap.parse_args()
 
@@ -344,7 +360,7 @@ def main() -> None:
         work = Path(tmp)
         run = Run(work, warm_embedder(corpus, final, work), corpus.reports)
         if args.llm_context:
-            llm = llm_context(corpus, args.llm_reports, final, run)
+            llm = llm_context(corpus, args.llm_reports, run)
             common.write_result("annual_reports_llm", {"corpus": facts, **llm}, command=command.strip())
             return
         configs: list[dict[str, Any]] = []

@@ -971,13 +971,21 @@ _AR_METRICS = (  # (metric, its labelled twin or "", column header)
     ("page_in_top5", "", "page reached@5"),
     ("gold_in_top5_text", "labelled_in_top5_text", "figure in top 5: any / labelled"),
     ("answer_contains_gold", "answer_labelled", "answer has figure: any / labelled"),
+    ("answer_declined", "", "declined"),
+    ("answer_figures_p50", "", "figures per answer (p50)"),
 )
 
 
 def _ar_cells(scores: dict[str, Any]) -> list[str]:
-    return [
-        _f(scores.get(m)) + (f" / {_f(scores.get(twin))}" if twin else "") for m, twin, _ in _AR_METRICS
-    ]  # fmt: skip
+    cells = []
+    for metric, twin, _ in _AR_METRICS:
+        value = scores.get(metric)
+        cell = f"{value:g}" if metric == "answer_figures_p50" and value is not None else _f(value)
+        cells.append(cell + (f" / {_f(scores.get(twin))}" if twin else ""))
+    return cells
+
+
+_AR_SCANNED = slice(2, 7)  # the scanned-page table: evidence page@5 … answer has figure
 
 
 def annual_reports(r: dict[str, Any]) -> list[str]:
@@ -1016,11 +1024,11 @@ def annual_reports(r: dict[str, Any]) -> list[str]:
         "",
         f"The {n_scanned} questions whose evidence is on a scanned page:",
         "",
-        "| step | " + " | ".join(h for _, _, h in _AR_METRICS[2:]) + " |",
-        "|---|" + "---|" * len(_AR_METRICS[2:]),
+        "| step | " + " | ".join(h for _, _, h in _AR_METRICS[_AR_SCANNED]) + " |",
+        "|---|" + "---|" * len(_AR_METRICS[_AR_SCANNED]),
     ]
     for row in rows:
-        out.append(f"| {row['label']} | " + " | ".join(_ar_cells(row["scanned"])[2:]) + " |")
+        out.append(f"| {row['label']} | " + " | ".join(_ar_cells(row["scanned"])[_AR_SCANNED]) + " |")
     out += ["", *_annual_reports_speed(r), *_annual_reports_llm(), *_annual_reports_reading(r), ""]
     return out
 
@@ -1066,8 +1074,8 @@ def _annual_reports_llm() -> list[str]:
         return ["Step 5 (an LLM-written context per chunk, `--llm-context`) has not been run yet.", ""]
     out = [
         f'Step 5, an LLM-written context per chunk (`chunking.context_model = "smollm2"`), on {len(r["reports"])} '
-        f"reports ({r['pages']} pages) and their questions, beside step 4 on the same files: `{r['command']}` "
-        f"({r['date']}).",
+        f"reports ({r['pages']} pages) and their questions, beside steps 3 and 4 on the same files: "
+        f"`{r['command']}` ({r['date']}; step 5's ingest seconds include loading the model).",
         "",
         "| step | questions | " + " | ".join(h for _, _, h in _AR_METRICS) + " | ingest s |",
         "|---|---|" + "---|" * (len(_AR_METRICS) + 1),
