@@ -142,13 +142,14 @@ def reaches(passage: Any, page: int, starts: list[int]) -> bool:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each metric's share of ``rows``; of the answers, the share declined and the median count of figures (a
-    whole table strung together holds dozens; one row two to five)."""
+    """Each metric's share of ``rows``; of the answers, the share declined and, of those holding the figure, the
+    median count of figures they hold (a whole table strung together holds dozens, one row two to five)."""
     if not rows:
         return {"n": 0}
     out: dict[str, Any] = {"n": len(rows), **{m: round(sum(r[m] for r in rows) / len(rows), 3) for m in METRICS}}
     out["answer_declined"] = round(sum(r["declined"] for r in rows) / len(rows), 3)
-    out["answer_figures_p50"] = float(statistics.median(r["figures"] for r in rows))
+    right = [r["figures"] for r in rows if r["answer_contains_gold"]]
+    out["figures_per_right_answer_p50"] = float(statistics.median(right)) if right else None
     return out
 
 

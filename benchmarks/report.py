@@ -972,7 +972,7 @@ _AR_METRICS = (  # (metric, its labelled twin or "", column header)
     ("gold_in_top5_text", "labelled_in_top5_text", "figure in top 5: any / labelled"),
     ("answer_contains_gold", "answer_labelled", "answer has figure: any / labelled"),
     ("answer_declined", "", "declined"),
-    ("answer_figures_p50", "", "figures per answer (p50)"),
+    ("figures_per_right_answer_p50", "", "figures in an answer holding it (p50)"),
 )
 
 
@@ -980,7 +980,7 @@ def _ar_cells(scores: dict[str, Any]) -> list[str]:
     cells = []
     for metric, twin, _ in _AR_METRICS:
         value = scores.get(metric)
-        cell = f"{value:g}" if metric == "answer_figures_p50" and value is not None else _f(value)
+        cell = f"{value:g}" if metric == "figures_per_right_answer_p50" and value is not None else _f(value)
         cells.append(cell + (f" / {_f(scores.get(twin))}" if twin else ""))
     return cells
 
