@@ -286,6 +286,42 @@ def langchain_peer(pdfs: Path) -> dict[str, Any]:
     return res
 
 
+def scan_check(corpus: annual_reports.Corpus, settings: Any) -> list[dict[str, Any]]:
+    """Per scanned page: the figures ragtune's OCR reads from the page as ``load_pdf`` renders it (at
+    ``loaders.ocr_dpi``) and from the scan's embedded image at its own resolution, and how many of the questions'
+    gold figures on the page each holds. Tells whether a lost figure was lost by the scan or by the re-render."""
+    import pypdfium2 as pdfium
+
+    from ragtune.kb.loaders import LoadOptions
+    from ragtune.kb.loaders._ocr import ocr_image, ocr_pdf_pages
+
+    s = settings.loaders
+    opts = LoadOptions(ocr=True, ocr_dpi=s.ocr_dpi, ocr_timeout_s=s.ocr_timeout_s)
+    out = []
+    for report in corpus.reports:
+        path = corpus.pdf_dir / report.file
+        for page, dpi in zip(report.scanned, report.scan_dpi, strict=True):
+            golds = [q.answer for q in corpus.questions if (report.file, page) in q.gold]
+            rendered = ocr_pdf_pages(path, [page], opts).text.get(page, "")
+            pdf = pdfium.PdfDocument(path)
+            image = next(o for o in pdf[page - 1].get_objects() if o.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE)
+            native = ocr_image(image.get_bitmap().to_pil(), opts, s.ocr_timeout_s)
+            pdf.close()
+            out.append(
+                {
+                    "file": report.file,
+                    "page": page,
+                    "scan_dpi": dpi,
+                    "figures_read_rendered": len(_FIGURE.findall(rendered)),
+                    "figures_read_native": len(_FIGURE.findall(native)),
+                    "gold": len(golds),
+                    "gold_read_rendered": sum(has_figure(rendered, g) for g in golds),
+                    "gold_read_native": sum(has_figure(native, g) for g in golds),
+                }
+            )
+    return out
+
+
 def warm_embedder(corpus: annual_reports.Corpus, settings: Any, work: Path) -> Any:
     """The embedder, loaded and warmed by one small ingest, shared by every configuration (model load apart)."""
     from ragtune import KnowledgeBase
@@ -373,6 +409,7 @@ def main() -> None:
             print({k: v for k, v in row.items() if k != "questions"}, flush=True)
             configs.append(row)
     parse_rows = [{k: v for k, v in p.items() if k not in ("page_starts", "texts")} for p in run.parsed.values()]
+    scans = scan_check(corpus, final)
     peer = {"status": "skipped"} if args.no_peer else langchain_peer(corpus.pdf_dir)
     print(json.dumps({"parse": parse_rows, "langchain": peer}), flush=True)
     print(
@@ -382,7 +419,8 @@ def main() -> None:
              for c in configs],
         )
     )  # fmt: skip
-    result = {"corpus": facts, "configs": configs, "parse": parse_rows, "langchain": peer}
+    result = {"corpus": facts, "configs": configs, "parse": parse_rows, "langchain": peer, "scans": scans}
+    result["ocr_dpi"] = final.loaders.ocr_dpi
     common.write_result("annual_reports", result, command=command.strip())
 
 
