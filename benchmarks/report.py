@@ -1144,9 +1144,10 @@ def _annual_reports_reading(r: dict[str, Any]) -> list[str]:
         f"holding the figure holds {a[0]['figures_per_right_answer_p50']:g} figures (median). With table rows it "
         f"answers with one row ({a[1]['figures_per_right_answer_p50']:g} figures), and holds the figure for "
         f"{_f(a[1]['answer_contains_gold'])} (declined: {_f(a[0]['answer_declined'])} → "
-        f"{_f(a[1]['answer_declined'])}); in the answers read by hand the row it picked was the same-named row of "
-        "another company or year (segment names and statement rows repeat across filings), or it declined with the "
-        f"row in its top passages. Context and filters bring it to {_f(a[4]['answer_contains_gold'])}, still far "
+        f"{_f(a[1]['answer_declined'])}); in the answers read by hand it picked the same-named row of another "
+        "company or year (segment names and statement rows repeat across filings) or a statement's title, or "
+        "declined with the row in its top passages. Context and filters bring it to "
+        f"{_f(a[4]['answer_contains_gold'])}, still far "
         f"below the {_f(a[4]['labelled_in_top5_text'])} of questions whose top 5 hold the row: the answerer is now "
         "the weak link.",
         f"- **Scanned pages.** OCR finds the scanned evidence page (page reached@5 {_f(s[1]['page_in_top5'])} → "
@@ -1159,11 +1160,28 @@ def _annual_reports_reading(r: dict[str, Any]) -> list[str]:
         "the top 5 whatever else ranks, while the real filings behind the 39% had hundreds of pages each; filing@1 "
         "shows the look-alike confusion instead. *Page reached* exceeds *evidence page* because a chunk that starts "
         "at the foot of the page before a table holds the table's first rows but cites the earlier page. Ingest "
-        "seconds vary by a third between runs on this shared 2-core machine.",
+        "seconds vary by up to half between runs on this shared 2-core machine (step 2: 49–82 s in three runs).",
+        *_annual_reports_llm_reading(),
         "- **Speed.** Parsing with pypdf alone, ragtune's `load_pdf` and LangChain's `PyPDFLoader` read pages at "
         "the same order of speed; pdfplumber on the ruled pages and Tesseract on the scans are what cost. Whole "
         "ingest: ragtune embeds more, smaller chunks plus every chunk's answer sentences, LangChain embeds one "
         "256-token window per page-sized chunk.",
+    ]
+
+
+def _annual_reports_llm_reading() -> list[str]:
+    r = _result("annual_reports_llm")
+    rows = {row["label"].split()[0]: row for row in (r or {}).get("rows", [])}
+    if "4" not in rows or "5" not in rows:
+        return []
+    four, five = rows["4"], rows["5"]
+    return [
+        f"- **LLM chunk context** (step 5, {len(r['reports'])} reports, {five['all']['n']} questions): evidence "
+        f"page@5 {_f(four['all']['evidence@5'])} → {_f(five['all']['evidence@5'])}, figure in its row in the top 5 "
+        f"{_f(four['all']['labelled_in_top5_text'])} → {_f(five['all']['labelled_in_top5_text'])}, answer "
+        f"{_f(four['all']['answer_contains_gold'])} → {_f(five['all']['answer_contains_gold'])}, for "
+        f"{five['ingest_s'] / four['ingest_s']:.0f}× the ingest time ({_f(five['ingest_s'], 0)} s for "
+        f"{five['chunks']} chunks with SmolLM2-135M on this shared CPU): no gain over the document label here."
     ]
 
 
