@@ -59,6 +59,7 @@ ROOMS: dict[str, dict[str, frozenset[str]]] = {
         "training": frozenset({"data", "registry"}),
         "staleness": frozenset({"data", "registry"}),
         "generator": frozenset({"registry", "staleness"}),
+        "retriever": frozenset({"data", "registry", "training"}),
     },
 }
 

@@ -76,7 +76,8 @@ class SearchSettings:
     auto_filter: bool = field(
         default=False, metadata={"help": "map a company/year/document type named in the question to a filter"}
     )
-    rerank: str = field(default="none", metadata={"help": "none | a registered reranker (ragtune.search.rerank)"})
+    rerank_depth: int = field(default=50, metadata={"help": "fused candidates a reranker reads (cross-encoder)"})
+    rerank: str = field(default="none", metadata={"help": "none | cross-encoder:PATH | a registered reranker"})
     rrf_k: int = field(default=60, metadata={"help": "RRF constant"})
     weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragtune.config import KB_DIRNAME, Settings, find_kb, load_settings
 from ragtune.embed import Embedder, load_embedder
-from ragtune.errors import ConfigError, LoaderError, NotFoundError
+from ragtune.errors import ConfigError, EmbedderError, LoaderError, NotFoundError
 from ragtune.kb.acl import ALL, Access, HeadAcls
 from ragtune.kb.document import Document
 from ragtune.kb.ingest import Ingestor, IngestReport
@@ -27,6 +30,25 @@ if TYPE_CHECKING:
 
 
 INDEX_DIRNAME = "index"  # derived index files, beside the store (ragtune.search.persist)
+EMBEDDERS_DIRNAME = "embedders"  # fine-tuned embedders by name: <kb>/embedders/NAME/ (ragtune tune-retriever)
+
+
+@dataclass(frozen=True)
+class ReembedReport:
+    """What :meth:`KnowledgeBase.reembed` did: the version it wrote (None: the head already used that embedder),
+    the embedder (spec as recorded, and id), how many chunk vectors it computed (the rest were cached)."""
+
+    version: VersionInfo | None
+    embedder: str
+    embedder_id: str
+    chunks: int
+    chunks_embedded: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["version"] = None if self.version is None else self.version.as_dict()
+        return out
 
 
 class KnowledgeBase:
@@ -38,9 +60,12 @@ class KnowledgeBase:
     """
 
     def __init__(self, store: Store, settings: Settings, embedder: Embedder | None = None) -> None:
+        """``embedder``: the configured ``[embed] model`` already loaded (tests and servers share one)."""
         self.store = store
         self.settings = settings
         self._embedder = embedder
+        self._embedders: dict[str, Embedder] = {}  # other specs (kb reembed), loaded once
+        self._version_specs: dict[int, str | None] = {}  # versions never change: their embedder spec neither
         self._retriever: Retriever | None = None
         self._head_acls = HeadAcls(store)  # the current acl of each document governs its older versions too
         self._strategies: dict[str, Strategy] | None = None
@@ -72,25 +97,144 @@ class KnowledgeBase:
 
     @property
     def embedder(self) -> Embedder:
+        """The ``[embed] model``: it cuts chunks (its tokenizer), embeds the extractive answerer's sentences and the
+        evaluation's semantic metrics, and searches every version that records no other embedder (all of them
+        until a ``kb reembed``). The embedder a version is *searched* with: :meth:`embedder_at`."""
         with self._lock:
             if self._embedder is None:
-                e = self.settings.embed
-                self._embedder = load_embedder(
-                    e.model,
-                    precision=e.precision,
-                    batch_size=e.batch_size,
-                    query_backend=e.query_backend,
-                    query_precision=e.query_precision,
-                )
+                self._embedder = self._load_embedder(self.settings.embed.model)
             return self._embedder
+
+    def _load_embedder(self, spec: str) -> Embedder:
+        e = self.settings.embed
+        return load_embedder(
+            self.resolve_embedder(spec),
+            precision=e.precision,
+            batch_size=e.batch_size,
+            query_backend=e.query_backend,
+            query_precision=e.query_precision,
+        )
+
+    def resolve_embedder(self, spec: str) -> str:
+        """An embedder spec → what :func:`~ragtune.embed.load_embedder` loads: ``NAME`` of a fine-tuned embedder
+        kept in this KB (``<kb>/embedders/NAME/``, written by ``ragtune tune-retriever``) → its folder; anything
+        else unchanged (a model name, hub id, path or ``BACKEND:MODEL``). The name resolves here, from the folder,
+        so any process that opens the KB (search, serve, a library caller) finds it offline without the model
+        registry (which records the model's lineage)."""
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", spec):
+            folder = self.store.root / EMBEDDERS_DIRNAME / spec
+            if (folder / "modules.json").is_file():
+                return str(folder)
+        return spec
+
+    def embedder_for(self, spec: str | None) -> Embedder:
+        """The embedder ``spec`` names (None or ``""``: the configured one), loaded once per KB. A spec that does
+        not load raises :class:`~ragtune.errors.EmbedderError`."""
+        if not spec or spec == self.settings.embed.model:
+            return self.embedder
+        with self._lock:
+            cached = self._embedders.get(spec)
+        if cached is not None:
+            return cached
+        try:
+            loaded = self._load_embedder(spec)
+        except (OSError, ValueError) as exc:
+            raise EmbedderError(f"cannot load embedder {spec!r}: {exc}") from exc
+        with self._lock:
+            return self._embedders.setdefault(spec, loaded)
+
+    def embedder_spec(self, version: int | None = None) -> str | None:
+        """The embedder spec version ``version`` (head when None) records; None: the configured one."""
+        v = self.store.check_version(version)
+        if v <= 0:
+            return None
+        with self._lock:
+            if v in self._version_specs:
+                return self._version_specs[v]
+        spec = self.store.version_embedder(v)
+        with self._lock:
+            self._version_specs[v] = spec
+        return spec
+
+    def embedder_at(self, version: int) -> Embedder:
+        """The embedder version ``version`` is searched with."""
+        return self.embedder_for(self.embedder_spec(version))
+
+    @property
+    def search_embedder(self) -> Embedder:
+        """The head version's embedder: the head is searched with it, and new chunks get vectors from it (the
+        ``[embed] model`` until a ``kb reembed``; a rollback brings the old one back)."""
+        return self.embedder_at(self.store.head())
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
-            self._retriever = Retriever(
-                self.store, self.embedder, self.settings.search, index_dir=self.store.root / INDEX_DIRNAME
+        """The search over every version, each with its own embedder's vectors."""
+        with self._lock:
+            made = self._retriever
+        if made is None:
+            primary = self.embedder  # index/; other embedders' indexes are built when a version needs them
+            made = Retriever(
+                self.store,
+                primary,
+                self.settings.search,
+                index_dir=self._index_dir(primary),
+                embedder_at=self.embedder_at,
+                index_dir_for=self._index_dir,
             )
-        return self._retriever
+            with self._lock:
+                if self._retriever is None:
+                    self._retriever = made
+                made = self._retriever
+        return made
+
+    def _index_dir(self, embedder: Embedder) -> Path:
+        """``index/`` for the configured embedder (as before re-embedding existed), ``index-<id>/`` for another."""
+        base = self.store.root / INDEX_DIRNAME
+        if embedder.id == self.embedder.id:
+            return base
+        return base.with_name(f"{INDEX_DIRNAME}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', embedder.id)}")
+
+    def reembed(self, embedder: str, *, progress: bool = False, message: str = "") -> ReembedReport:
+        """Search the knowledge base with ``embedder`` from a new version on: every stored chunk without a vector
+        from it is embedded (cached beside the old vectors, keyed by embedder id), its index files are written, and
+        a version with the same documents that records ``embedder`` is committed. Earlier versions keep theirs:
+        ``--at`` an older version, or a rollback to one, searches with its own embedder.
+
+        ``embedder``: a fine-tuned embedder's name in this KB, or any ``[embed] model`` value. It is loaded (and
+        tried on one text) before the store is touched, so a bad name fails with nothing changed. Every stored
+        chunk is embedded, not only the head's, because the index covers every chunk ever stored (it would embed
+        them at the first search otherwise). A run that is interrupted keeps what it embedded: the next one goes
+        on from there. The extractive answerer's sentence vectors are not redone: they belong to the ``[embed]
+        model`` (:attr:`embedder`), a general sentence model, which a retrieval-tuned one need not be.
+        """
+        started = time.perf_counter()
+        head = self.store.head()
+        if head == 0:
+            raise NotFoundError("the knowledge base is empty: ingest documents before re-embedding them")
+        spec = "" if embedder == self.settings.embed.model else embedder
+        target = self.embedder_for(spec)
+        try:
+            target.embed(["a probe sentence"])
+        except Exception as exc:
+            raise EmbedderError(f"embedder {embedder!r} cannot embed: {exc}") from exc
+        if target.id == self.embedder_at(head).id:
+            counts = self.store.counts(target.id)
+            return ReembedReport(None, embedder, target.id, counts["chunks"], 0, time.perf_counter() - started)
+        before = self.store.counts(target.id)["vectors"]
+        index = self.retriever.index_for(target)
+        index.sync(progress=progress)
+        if self.settings.search.index_files:
+            index.persist()
+        counts = self.store.counts(target.id)
+        version = self.store.commit_version({}, "reembed", message or f"re-embed with {embedder}", embedder=spec)
+        return ReembedReport(
+            version,
+            embedder,
+            target.id,
+            counts["chunks"],
+            counts["vectors"] - before,
+            time.perf_counter() - started,
+        )
 
     def strategies(self, *, model: str | None = None, adapter: str | None = None) -> dict[str, Strategy]:
         """The strategies this KB can answer with (built-ins + ragtune.toml); see ``ragtune.rag.strategies``."""
@@ -113,7 +257,8 @@ class KnowledgeBase:
             contextualizer = LLMContextualizer(c.context_model)
         return Ingestor(
             self.store,
-            self.embedder,
+            self.search_embedder,
+            chunker=self.embedder,
             max_tokens=c.max_tokens,
             overlap_tokens=c.overlap_tokens,
             progress=progress,
@@ -167,7 +312,7 @@ class KnowledgeBase:
         """Bring the search index files up to date and have the query graph ready, so the next process's first
         search loads no model framework (the model is loaded here anyway when anything was embedded)."""
         if report.chunks_written and self.settings.search.index_files:
-            self.retriever.index.persist()
+            self.retriever.index_for(self.search_embedder).persist()
         prepare = getattr(self.embedder, "prepare_query_encoder", None)
         if report.chunks_embedded and prepare is not None:
             prepare()
@@ -355,7 +500,8 @@ class KnowledgeBase:
             "chunks": counts["chunks"],
             "revisions": counts["revisions"],
             "vectors": counts["vectors"],
-            "embedder": self.settings.embed.model,
+            "embedder": self.embedder_spec() or self.settings.embed.model,
+            "embedder_id": self.search_embedder.id,
             "size_mb": round(self.store.size_bytes(journal=True) / 1e6, 2),
         }
 

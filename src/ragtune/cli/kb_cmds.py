@@ -148,7 +148,7 @@ def watch(
 
 @click.group()
 def kb() -> None:
-    """Inspect the knowledge base: status, history, diffs, documents; roll back."""
+    """Inspect the knowledge base: status, history, diffs, documents; roll back; re-embed."""
 
 
 @kb.command()
@@ -179,7 +179,8 @@ def log(limit: int | None, as_groups: str | None, as_json: bool, kb_path: Path |
         click.echo("No versions yet: run `ragtune ingest PATH`.")
     for v in versions:
         click.secho(f"v{v.version:<4}", bold=True, nl=False)
-        click.echo(f" {v.created_at}  {v.operation:<8} +{v.added} ~{v.updated} -{v.removed}  {v.message}")
+        embedder = f"  [{v.embedder}]" if v.embedder else ""
+        click.echo(f" {v.created_at}  {v.operation:<8} +{v.added} ~{v.updated} -{v.removed}  {v.message}{embedder}")
 
 
 @kb.command()
@@ -249,4 +250,35 @@ def rollback(version: int, as_json: bool, kb_path: Path | None) -> None:
     else:
         click.echo(
             f"Rolled back to v{version} → version {info.version} (+{info.added} ~{info.updated} -{info.removed})"
+        )
+
+
+@kb.command()
+@click.option(
+    "--embedder",
+    required=True,
+    metavar="NAME",
+    help="A tuned embedder's name (ragtune tune-retriever; `ragtune models list`) or any [embed] model value.",
+)
+@click.option("-m", "--message", default="", help="A note recorded with the new version.")
+@json_option
+@kb_option
+def reembed(embedder: str, message: str, as_json: bool, kb_path: Path | None) -> None:
+    """Search the knowledge base with another embedder from a new version on (older versions keep theirs).
+
+    \b
+    Every chunk gets a vector from NAME (vectors already cached are reused; the old ones stay), then a version with
+    the same documents records NAME: searches at it, and at later versions, use NAME; `--at` an older version or
+    a rollback to one searches with the embedder it was built with. Back to the configured model:
+      ragtune kb reembed --embedder all-MiniLM-L6-v2
+    """
+    report = open_kb(kb_path).reembed(embedder, progress=show_progress() and not as_json, message=message)
+    if as_json:
+        emit_json(report.as_dict())
+    elif report.version is None:
+        click.echo(f"The head version already searches with {embedder} ({report.embedder_id}); no new version.")
+    else:
+        click.echo(
+            f"Re-embedded with {embedder} ({report.embedder_id}) → version {report.version.version} "
+            f"({report.chunks_embedded} of {report.chunks} chunks embedded, the rest cached; {report.seconds:.1f} s)"
         )

@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "watch",
         "Ingest PATHS, then re-ingest whenever files under them change (Ctrl-C to stop).",
     ),
-    "kb": ("kb_cmds", "kb", "Inspect the knowledge base: status, history, diffs, documents; roll back."),
+    "kb": ("kb_cmds", "kb", "Inspect the knowledge base: status, history, diffs, documents; roll back; re-embed."),
     "search": ("query", "search", "Rank passages for QUERY (hybrid keyword + vector search by default)."),
     "ask": ("query", "ask", "Answer QUESTION from the knowledge base, citing sources as [n]."),
     "serve": ("serve", "serve", "Serve the knowledge base over HTTP until interrupted."),
@@ -56,6 +56,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "tune_cmds",
         "train",
         "Fine-tune BASE on chat examples (LoRA by default), track the run and register the model.",
+    ),
+    "tune-retriever": (
+        "retriever_cmd",
+        "tune_retriever",
+        "Fine-tune the embedding model on the knowledge base's own questions and passages; register it.",
+    ),
+    "tune-reranker": (
+        "retriever_cmd",
+        "tune_reranker",
+        "Train a cross-encoder reranker on the knowledge base's own questions and passages; register it.",
     ),
     "runs": ("tune_cmds", "runs", "Tracked training runs (MLflow store in .ragtune/mlflow.db)."),
     "sweep": (

@@ -140,7 +140,8 @@ def list_models(tag: str | None, as_json: bool, kb_path: Path | None) -> None:
         loss = " ".join(f"{k} {v:.4f}" for k, v in sorted(m.metrics.items()))
         tags = f"  [{', '.join(m.tags)}]" if m.tags else ""
         click.secho(m.name, bold=True, nl=False)
-        click.echo(f"  {m.method} on {m.base}  {loss}  {m.as_dict()['created']}{tags}")
+        kind = "  embedder" if m.kind == "embedder" else ""
+        click.echo(f"{kind}  {m.method} on {m.base}  {loss}  {m.as_dict()['created']}{tags}")
 
 
 @models.command("show")
@@ -156,6 +157,7 @@ def show_model(name: str, as_json: bool, kb_path: Path | None) -> None:
         return
     for key in (
         "name",
+        "kind",
         "base",
         "method",
         "path",

@@ -57,16 +57,16 @@ def search(
     found = kb.retrieve(Query(query, k, mode, at, parsed, access.principal, access.groups, auto_filter))
     version, passages = found.version, found.passages
     if as_json:
-        emit_json(
-            {
-                "version": version,
-                "auto_filters": found.auto_filters,
-                "results": [
-                    {key: p.as_dict()[key] for key in ("rank", "doc_id", "chunk_id", "score", "source", "text")}
-                    for p in passages
-                ],
-            }
-        )
+        out: dict[str, object] = {
+            "version": version,
+            "results": [
+                {key: p.as_dict()[key] for key in ("rank", "doc_id", "chunk_id", "score", "source", "text")}
+                for p in passages
+            ],
+        }
+        if found.auto_filters:  # only when the question set some, as over HTTP
+            out["auto_filters"] = found.auto_filters
+        emit_json(out)
         return
     if found.auto_filters:
         said = ", ".join(f"{key}={value}" for key, value in found.auto_filters.items())

@@ -55,12 +55,16 @@ def token_budget_batches(lengths: list[int], budget: int, max_batch: int) -> lis
 
 
 def _model_revision(path: str) -> str:
-    """A short fingerprint of a local model directory (config + weights size), or the hub id itself."""
+    """A short fingerprint of a local model directory (config + weights size), or the hub id itself.
+
+    Weights count by size only (hashing them costs seconds per load), so two fine-tunings of one base would share
+    a fingerprint: ragtune's retriever training writes ``ragtune.json`` (its run id) into the folder, which is
+    hashed too, so their vectors never share a cache key."""
     p = Path(path)
     if not p.is_dir():
         return "hub"
     h = hashlib.sha256()
-    for name in ("config.json", "modules.json", "tokenizer.json"):
+    for name in ("config.json", "modules.json", "tokenizer.json", "ragtune.json"):
         f = p / name
         if f.exists():
             h.update(f.read_bytes())

@@ -110,13 +110,21 @@ class _Group:
 
 
 class Ingestor:
-    """Runs one ingest against a store with an embedder and chunking settings."""
+    """Runs one ingest against a store with an embedder and chunking settings.
+
+    ``chunker`` (default: ``embedder``) is the model whose tokenizer cuts chunks, whose id is part of every
+    content hash and which embeds the answer sentences (``kb.sentences``); ``embedder`` makes the chunk vectors
+    search uses. They differ after ``kb reembed``: chunks are still cut (and documents recognised as unchanged)
+    by the configured ``[embed] model``, while new chunk vectors come from the head version's embedder — a
+    fine-tuned copy of the same model, so the same tokenizer — and a re-embed never makes the next ingest rewrite
+    every document."""
 
     def __init__(
         self,
         store: Store,
         embedder: Embedder,
         *,
+        chunker: Embedder | None = None,
         max_tokens: int = 200,
         overlap_tokens: int = 32,
         progress: bool = False,
@@ -126,7 +134,8 @@ class Ingestor:
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.max_tokens = min(max_tokens, embedder.max_tokens - 2)
+        self.chunker = chunker or embedder
+        self.max_tokens = min(max_tokens, self.chunker.max_tokens - 2)
         self.overlap_tokens = overlap_tokens
         self.progress = progress
         self.sentence_vectors = sentence_vectors  # kb.sentences: the extractive answerer's, filled before commit
@@ -134,7 +143,7 @@ class Ingestor:
             raise ConfigError(f"[chunking] context must be one of {', '.join(CONTEXT_MODES)}, got {context!r}")
         self.context = context  # doc_context: what each chunk is indexed with besides its text
         self.contextualizer = contextualizer
-        self.signature = f"chunker{CHUNKER_VERSION}/{self.max_tokens}/{overlap_tokens}/{embedder.id}"
+        self.signature = f"chunker{CHUNKER_VERSION}/{self.max_tokens}/{overlap_tokens}/{self.chunker.id}"
         if context != "document":
             self.signature += f"/context={context}"
         if contextualizer is not None:
@@ -156,12 +165,12 @@ class Ingestor:
 
     def chunk(self, doc: Document) -> list[Chunk]:
         def count_one(text: str) -> int:
-            return self.embedder.count_tokens([text])[0]
+            return self.chunker.count_tokens([text])[0]
 
         return chunk_document(
             doc,
             count_tokens=count_one,
-            count_tokens_batch=self.embedder.count_tokens,
+            count_tokens_batch=self.chunker.count_tokens,
             max_tokens=self.max_tokens,
             overlap_tokens=self.overlap_tokens,
         )
@@ -219,7 +228,7 @@ class Ingestor:
             else:
                 report.added.append(doc_id)
         if self.sentence_vectors:
-            fill_sentence_vectors(self.store, self.embedder)  # before the version makes the new chunks live
+            fill_sentence_vectors(self.store, self.chunker)  # before the version makes the new chunks live
         report.version = self.store.commit_version(changes, "ingest", message or _summary(report))
         report.seconds = time.perf_counter() - started
         return report

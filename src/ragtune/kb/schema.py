@@ -13,6 +13,9 @@ whole migration. Tables:
   ingest so the extractive answerer needs no model call.
 - ``versions``: the KB's linear history; ``live``: which revision of each document is live over which
   versions (``from_version <= v < to_version``; ``to_version`` NULL while live at head).
+- ``versions.embedder`` (migration 3): the embedder spec (a model name or path, as ``[embed] model`` takes it)
+  whose vectors a version is searched with; NULL means the configured ``[embed] model`` (every version written
+  before it, and every version of a knowledge base never re-embedded). ``kb reembed`` writes one.
 """
 
 from __future__ import annotations
@@ -113,9 +116,14 @@ def _m2_sentence_vectors(db: sqlite3.Connection) -> None:
     )
 
 
+def _m3_version_embedder(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE versions ADD COLUMN embedder TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("initial", _m1_initial),
     ("sentence_vectors", _m2_sentence_vectors),
+    ("version_embedder", _m3_version_embedder),
 ]
 
 

@@ -139,7 +139,9 @@ class SQLiteStore:
         raise NotFoundError(f"no version {at}: the knowledge base has versions 1..{head}")
 
     def versions(self) -> list[VersionInfo]:
-        rows = self._db.execute("SELECT * FROM versions ORDER BY id").fetchall()
+        rows = self._db.execute(
+            "SELECT id, created_at, operation, message, added, updated, removed, embedder FROM versions ORDER BY id"
+        ).fetchall()
         return [VersionInfo(*row) for row in rows]
 
     def live_docs(self, at: int | None = None) -> dict[str, int]:
@@ -202,19 +204,26 @@ class SQLiteStore:
         return out
 
     def commit_version(
-        self, changes: Mapping[str, int | None], operation: str, message: str = ""
+        self, changes: Mapping[str, int | None], operation: str, message: str = "", *, embedder: str | None = None
     ) -> VersionInfo | None:
         """Make ``changes`` (doc id → revision id, or None to remove) live as one new version.
 
-        Applied against the head at commit time, so concurrent ingests each commit their own version.
-        Returns None when nothing would change (no empty versions are written).
+        Applied against the head at commit time, so concurrent ingests each commit their own version. The version
+        records ``embedder`` when given (``""``: the configured ``[embed] model``, stored as NULL), else the head's
+        (read in the same transaction, so an ingest that raced a ``kb reembed`` lands under the new embedder; the
+        index embeds any chunk it lacks a vector for).
+        Returns None when nothing would change (no empty versions are written): no document changes and no new
+        embedder.
         """
         with self._write() as db:
             current = self._live_docs(None, db)
             effective = {d: r for d, r in changes.items() if current.get(d) != r}
-            if not effective:
+            row = db.execute("SELECT id, embedder FROM versions ORDER BY id DESC LIMIT 1").fetchone()
+            head, head_embedder = (int(row[0]), row[1]) if row else (0, None)
+            recorded = head_embedder if embedder is None else (embedder or None)  # "": back to the configured one
+            if not effective and recorded == head_embedder:
                 return None
-            version = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]) + 1
+            version = head + 1
             added = updated = removed = 0
             for doc_id, rev in sorted(effective.items()):
                 if doc_id in current:
@@ -232,9 +241,18 @@ class SQLiteStore:
                     updated += 1
                 else:
                     added += 1
-            info = VersionInfo(version, now(), operation, message, added, updated, removed)
-            db.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)", tuple(info.__dict__.values()))
+            info = VersionInfo(version, now(), operation, message, added, updated, removed, recorded)
+            db.execute(
+                "INSERT INTO versions (id, created_at, operation, message, added, updated, removed, embedder) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                tuple(info.__dict__.values()),
+            )
             return info
+
+    def version_embedder(self, version: int) -> str | None:
+        """The embedder spec ``version`` records (None: the configured ``[embed] model``, or no such version)."""
+        row = self._db.execute("SELECT embedder FROM versions WHERE id = ?", (version,)).fetchone()
+        return None if row is None else row[0]
 
     def diff(self, a: int, b: int) -> Diff:
         a, b = self.check_version(a), self.check_version(b)
@@ -243,13 +261,17 @@ class SQLiteStore:
         return Diff.between(a, b, left, right)
 
     def rollback(self, version: int) -> VersionInfo | None:
-        """A new version whose live documents equal those of ``version``."""
+        """A new version whose live documents equal those of ``version``, searched with its embedder (the vectors
+        it was built with are still cached)."""
         target_version = self.check_version(version)
         target = self.live_docs(target_version)
         current = self.live_docs(None)
         changes: dict[str, int | None] = {d: None for d in current if d not in target}
         changes.update(target)
-        return self.commit_version(changes, "rollback", f"rollback to v{target_version}")
+        embedder = self.version_embedder(target_version)
+        return self.commit_version(
+            changes, "rollback", f"rollback to v{target_version}", embedder="" if embedder is None else embedder
+        )
 
     # -- revisions --------------------------------------------------------------------------------
 
@@ -381,7 +403,7 @@ class SQLiteStore:
             if rev is None:
                 raise NotFoundError(f"no document {doc_id!r} at version {at}")
             rows = db.execute(
-                "SELECT p.ord, c.hash, c.text, p.heading_path, p.start, p.end, p.page, c.n_tokens "
+                "SELECT p.ord, c.hash, c.text, p.heading_path, p.start, p.end, p.page, c.n_tokens, c.context "
                 "FROM passages p JOIN chunks c ON c.id = p.chunk_id WHERE p.revision_id = ? ORDER BY p.ord",
                 (rev,),
             ).fetchall()
@@ -396,6 +418,7 @@ class SQLiteStore:
                 "end": r[5],
                 "page": r[6],
                 "n_tokens": r[7],
+                "context": r[8],
             }
             for r in rows
         ]

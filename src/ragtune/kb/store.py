@@ -47,7 +47,8 @@ def chunk_hash(context: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class VersionInfo:
-    """One entry of the KB's history."""
+    """One entry of the KB's history. ``embedder``: the embedder spec the version is searched with (None: the
+    configured ``[embed] model``; see ``kb reembed``)."""
 
     version: int
     created_at: str
@@ -56,6 +57,7 @@ class VersionInfo:
     added: int
     updated: int
     removed: int
+    embedder: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -148,15 +150,23 @@ class Store(Protocol):
         ...
 
     def commit_version(
-        self, changes: Mapping[str, int | None], operation: str, message: str = ""
+        self, changes: Mapping[str, int | None], operation: str, message: str = "", *, embedder: str | None = None
     ) -> VersionInfo | None:
-        """Make ``changes`` (doc id → revision id, None to remove) live as one new version (None: no change)."""
+        """Make ``changes`` (doc id → revision id, None to remove) live as one new version (None: no change).
+
+        The version records ``embedder`` when given (``""``: back to the configured ``[embed] model``) — then a
+        version is written even with no document change, if the embedder differs from the head's — else the
+        head's embedder at commit time."""
+        ...
+
+    def version_embedder(self, version: int) -> str | None:
+        """The embedder spec ``version`` records (None: the configured ``[embed] model``)."""
         ...
 
     def diff(self, a: int, b: int) -> Diff: ...
 
     def rollback(self, version: int) -> VersionInfo | None:
-        """A new version whose live documents equal those of ``version``."""
+        """A new version whose live documents and embedder equal those of ``version``."""
         ...
 
     def history(self, doc_id: str) -> list[tuple[int, int | None, int]]:
@@ -190,7 +200,8 @@ class Store(Protocol):
         ...
 
     def document(self, doc_id: str, at: int | None = None) -> tuple[RevisionInfo, list[dict[str, Any]]]:
-        """A document's live revision at ``at`` and its passages in order."""
+        """A document's live revision at ``at`` and its passages in order (ord, chunk_id (the hash), text, context,
+        heading_path, start, end, page, n_tokens)."""
         ...
 
     # -- what the query-time index reads --------------------------------------------------------------

@@ -27,6 +27,7 @@ query fields it honours (``accepts``), so callers (the HTTP API) need not inspec
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +46,7 @@ from ragtune.llm.registry import backend_settings, base_model, check_generator, 
 from ragtune.rag.pipeline import Answer, RagPipeline
 from ragtune.search.passage import Passage
 from ragtune.search.query import Query
+from ragtune.search.rerank import RERANKER_DIR, reranker_named, trained_rerankers
 from ragtune.search.retriever import Retriever
 
 DEFAULT_STRATEGY = "rag-extractive"
@@ -61,6 +63,7 @@ class StrategySpec:
     retrieve: bool = True
     k: int | None = None
     mode: str | None = None
+    rerank: str | None = None  # a reranker for this strategy's retrieval (search.rerank names); None: [search] rerank
     description: str = ""
     temperature: float = 0.0
     max_new_tokens: int = 256
@@ -201,9 +204,13 @@ class Strategy:
                     kb=self.kb,
                     **settings,
                 )
+                retriever = self.kb.retriever if s.retrieve else None
+                if retriever is not None and s.rerank:
+                    reranker = reranker_named(s.rerank, self.kb.settings.search, Path(self.kb.path))
+                    retriever = retriever.with_reranker(reranker)
                 self._pipeline = RagPipeline(
                     generator,
-                    self.kb.retriever if s.retrieve else None,
+                    retriever,
                     k=s.k or self.kb.settings.answer.k,
                     mode=s.mode,
                     templates=template_named(s.template) if s.template else self.templates,
@@ -277,6 +284,7 @@ class StrategyContext:
     adapter: str | None
     llm: dict[str, Any]
     defaults: dict[str, Any]
+    kb_dir: Path | None = None
 
 
 StrategyFactory = Callable[[StrategyContext], "StrategySpec | None"]
@@ -301,7 +309,39 @@ def _rag(ctx: StrategyContext) -> StrategySpec | None:
     return StrategySpec.from_table("rag", table)
 
 
-_BUILTIN: dict[str, StrategyFactory] = {DEFAULT_STRATEGY: _rag_extractive, "base": _base, "rag": _rag}
+def _latest_reranker(ctx: StrategyContext) -> str | None:
+    """The reranker most recently trained into the knowledge base (``ragtune tune-reranker``), if any."""
+    names = trained_rerankers(ctx.kb_dir)
+    if not names or ctx.kb_dir is None:
+        return None
+    return max(names, key=lambda n: (ctx.kb_dir / RERANKER_DIR / n).stat().st_mtime)  # type: ignore[operator]
+
+
+def _rag_rerank(ctx: StrategyContext) -> StrategySpec | None:
+    """``rag`` with the knowledge base's latest trained reranker: offered once one has been trained."""
+    reranker = _latest_reranker(ctx)
+    spec = _rag(ctx) if reranker else None
+    if spec is None:
+        return None
+    return dataclasses.replace(spec, name="rag+rerank", rerank=reranker)
+
+
+def _rag_extractive_rerank(ctx: StrategyContext) -> StrategySpec | None:
+    reranker = _latest_reranker(ctx)
+    if reranker is None:
+        return None
+    return StrategySpec(
+        DEFAULT_STRATEGY + "+rerank", "extractive", rerank=reranker, description=f"retrieval + {reranker} + extractive"
+    )
+
+
+_BUILTIN: dict[str, StrategyFactory] = {
+    DEFAULT_STRATEGY: _rag_extractive,
+    "base": _base,
+    "rag": _rag,
+    "rag+rerank": _rag_rerank,
+    DEFAULT_STRATEGY + "+rerank": _rag_extractive_rerank,
+}
 _factories: dict[str, StrategyFactory] = dict(_BUILTIN)
 _registry_lock = threading.Lock()
 
@@ -335,7 +375,7 @@ def strategy_specs(
     defaults = (
         with_model_defaults(base_model_of(model, kb_dir) if kb_dir is not None else model, config, {}) if model else {}
     )
-    context = StrategyContext(config, model, adapter, llm, defaults)
+    context = StrategyContext(config, model, adapter, llm, defaults, Path(kb_dir) if kb_dir is not None else None)
     with _registry_lock:
         factories = list(_factories.items())
     specs: dict[str, StrategySpec] = {}

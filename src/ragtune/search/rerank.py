@@ -1,8 +1,10 @@
 """The rerank stage: an optional reordering of the fused passages, chosen by name (``[search] rerank``).
 
-The default, ``none``, leaves the order as fusion made it and costs nothing. A reranker (a cross-encoder, an
-LLM judge) sees the query and the ``max(k, depth)`` best fused passages and returns them in its order; the
-retriever keeps the first ``k`` and renumbers their ranks. Register one as loaders and store backends are::
+Built in: ``none``, ``cross-encoder:PATH`` (a cross-encoder directory) and the name of one trained into the
+knowledge base (``ragtune tune-reranker --name NAME``: ``<kb>/rerankers/NAME``). The default, ``none``, leaves the
+order as fusion made it and costs nothing. A reranker (a cross-encoder, an LLM judge) sees the query and the
+``max(k, depth)`` best fused passages and returns them in its order; the retriever keeps the first ``k`` and
+renumbers their ranks. Register one as loaders and store backends are::
 
     from ragtune.search.rerank import register_reranker
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from ragtune.config import SearchSettings
@@ -44,6 +47,7 @@ class NoRerank:
         return passages
 
 
+RERANKER_DIR = "rerankers"  # trained cross-encoders inside a knowledge base, one folder per name
 RerankerFactory = Callable[[SearchSettings], Reranker]
 
 _BUILTIN: dict[str, RerankerFactory] = {"none": lambda settings: NoRerank()}
@@ -70,9 +74,25 @@ def reranker_names() -> list[str]:
     return sorted(_rerankers)
 
 
-def reranker_named(name: str, settings: SearchSettings) -> Reranker:
-    """The reranker registered as ``name``; SearchError naming the setting when there is none."""
+def trained_rerankers(kb_root: Path | None) -> list[str]:
+    """Names of the rerankers trained into a knowledge base (``ragtune tune-reranker``: ``<kb>/rerankers/NAME``)."""
+    folder = kb_root / RERANKER_DIR if kb_root is not None else None
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder is not None and folder.is_dir() else []
+
+
+def reranker_named(name: str, settings: SearchSettings, kb_root: Path | None = None) -> Reranker:
+    """The reranker registered as ``name``; a cross-encoder directory as ``cross-encoder:PATH``
+    (:mod:`ragtune.search.cross_encoder`); or one trained into the knowledge base at ``kb_root`` by name.
+    SearchError naming the setting when there is none."""
+    path = name.removeprefix("cross-encoder:") if name.startswith("cross-encoder:") else None
+    if path is None and name not in _rerankers and name in trained_rerankers(kb_root):
+        path = str(kb_root / RERANKER_DIR / name)  # type: ignore[operator]
+    if path is not None:
+        from ragtune.search.cross_encoder import CrossEncoderReranker
+
+        return CrossEncoderReranker(path, depth=settings.rerank_depth)
     factory = _rerankers.get(name)
     if factory is None:
-        raise SearchError(f"search.rerank must be one of {tuple(reranker_names())}, not {name!r}")
+        known = (*reranker_names(), *trained_rerankers(kb_root), "cross-encoder:PATH")
+        raise SearchError(f"search.rerank must be one of {known}, not {name!r}")
     return factory(settings)

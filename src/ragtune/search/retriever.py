@@ -1,13 +1,21 @@
 """The Retriever: a :class:`Query` → a :class:`SearchResult` of ranked Passages at one KB version.
 
-Stages: resolve the version once → the live set (as the caller may read it: ``Query.access``) and the query's
-filters as masks → each leg of the mode ranks
+Stages: resolve the version once → the version's embedder (``embedder_at``) and its index → the live set (as
+the caller may read it: ``Query.access``) and the query's filters as masks → each leg of the mode ranks
 the permitted chunks (:mod:`ragtune.search.legs`) → fusion by name (:mod:`ragtune.search.fusion`) → passages
 fetched from the store → the rerank stage (:mod:`ragtune.search.rerank`; none by default).
+
+Each version records the embedder it is searched with (``kb reembed`` writes a version with another one), so a
+Retriever keeps one :class:`ChunkIndex` per embedder in use: the one it was built with, and one more for each
+other embedder a query's version names (its own index files, its own cached vectors). Versions never change,
+so ``--at v`` searches with v's vectors forever, and a rollback searches with the old embedder again.
 """
 
 from __future__ import annotations
 
+import copy
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,24 +50,76 @@ class Retriever:
         *,
         reranker: Reranker | None = None,
         index_dir: Path | None = None,
+        embedder_at: Callable[[int], Embedder] | None = None,
+        index_dir_for: Callable[[Embedder], Path | None] | None = None,
     ) -> None:
+        """``embedder_at(version)``: the embedder a version is searched with (default: ``embedder`` for all).
+        ``index_dir_for(embedder)``: where that embedder's index files live (default: beside ``index_dir``,
+        named by the embedder id)."""
         self.store = store
         self.embedder = embedder
         self.settings = settings or SearchSettings()
         if self.settings.lexical_engine not in ENGINES:
             raise SearchError(f"search.lexical_engine must be one of {ENGINES}, not {self.settings.lexical_engine!r}")
         self.fuse = fusion_named(self.settings.fusion)
-        self.reranker = reranker or reranker_named(self.settings.rerank, self.settings)
+        root = getattr(store, "root", None)  # trained rerankers live in the knowledge base's folder
+        self.reranker = reranker or reranker_named(self.settings.rerank, self.settings, root)
         self.legs: dict[str, SearchLeg] = {}
+        self._index_dir = index_dir
+        self._embedder_at = embedder_at
+        self._index_dir_for = index_dir_for
+        self._others: dict[str, tuple[ChunkIndex, dict[str, SearchLeg]]] = {}  # embedder id → index, legs
+        self.index = self._new_index(embedder, index_dir)
+
+    def _new_index(self, embedder: Embedder, index_dir: Path | None) -> ChunkIndex:
         files = IndexFiles(index_dir) if index_dir is not None and self.settings.index_files else None
-        self.index = ChunkIndex(
-            store,
+        return ChunkIndex(
+            self.store,
             embedder,
             self.settings.dense_threads,
             self.settings.dense_precision,
             files,
             ann_threshold=self.settings.ann_threshold,
         )
+
+    def with_reranker(self, reranker: Reranker) -> Retriever:
+        """This retriever (same indexes and legs, nothing reloaded) with another rerank stage: how a strategy with
+        its own ``rerank`` retrieves beside the others."""
+        other = copy.copy(self)
+        other.reranker = reranker
+        return other
+
+    def _legs(self, index: ChunkIndex, embedder: Embedder) -> dict[str, SearchLeg]:
+        return {
+            "lexical": KeywordLeg(index, self.store, self.settings.lexical_engine),
+            "dense": VectorLeg(index, embedder),
+        }
+
+    def index_for(self, embedder: Embedder) -> ChunkIndex:
+        """The index searched for versions that use ``embedder`` (built on first use: loaded from its files, or
+        from the store, embedding — and caching — any chunk that has no vector from it yet)."""
+        return self._side(embedder)[0]
+
+    def _side(self, embedder: Embedder) -> tuple[ChunkIndex, dict[str, SearchLeg]]:
+        if embedder.id == self.embedder.id:
+            return self._index, self.legs
+        side = self._others.get(embedder.id)
+        if side is None:
+            if self._index_dir_for is not None:
+                folder = self._index_dir_for(embedder)
+            elif self._index_dir is not None:
+                folder = self._index_dir.with_name(f"{self._index_dir.name}-{_slug(embedder.id)}")
+            else:
+                folder = None
+            index = self._new_index(embedder, folder)
+            side = self._others.setdefault(embedder.id, (index, self._legs(index, embedder)))
+        return side
+
+    def embedder_for_version(self, version: int) -> Embedder:
+        """The embedder ``version`` is searched with."""
+        if self._embedder_at is None or version <= 0:
+            return self.embedder
+        return self._embedder_at(version)
 
     @property
     def index(self) -> ChunkIndex:
@@ -69,10 +129,7 @@ class Retriever:
     @index.setter
     def index(self, index: ChunkIndex) -> None:
         self._index = index
-        self.legs = {
-            "lexical": KeywordLeg(index, self.store, self.settings.lexical_engine),
-            "dense": VectorLeg(index, self.embedder),
-        }
+        self.legs = self._legs(index, self.embedder)
 
     def search(
         self,
@@ -98,17 +155,18 @@ class Retriever:
         version = self.store.check_version(query.at)
         if not query.text.strip() or version == 0:
             return SearchResult(query, version, [])
+        index, version_legs = self._side(self.embedder_for_version(version))
         # A restricted caller searches the version as if it held only the documents the caller may read.
-        live = self.index.scoped(self.index.live(version), query.access)
+        live = index.scoped(index.live(version), query.access)
         filters, auto = query.filters, {}
         if not filters and (self.settings.auto_filter if query.auto_filter is None else query.auto_filter):
-            auto = infer_filters(query.text, self.index.revision_fields(live).values())
+            auto = infer_filters(query.text, index.revision_fields(live).values())
             filters = auto or None
-        chunk_ok, passage_ok = self.index.allowed(live, filters)
+        chunk_ok, passage_ok = index.allowed(live, filters)
         depth = max(self.settings.depth, k)
-        started = {name: self.legs[name].begin(query.text) for name in reversed(legs)}  # the slow one first
+        started = {name: version_legs[name].begin(query.text) for name in reversed(legs)}  # the slow one first
         rankings: dict[str, Ranking] = {
-            name: self.legs[name].rank(started[name], live, chunk_ok, depth) for name in legs
+            name: version_legs[name].rank(started[name], live, chunk_ok, depth) for name in legs
         }
         positions, scores = self.fuse(rankings, self.settings) if len(legs) > 1 else rankings[legs[0]]
         wanted = max(k, self.reranker.depth)
@@ -153,3 +211,8 @@ class Retriever:
             Passage(rank=rank, score=score, version=live.version, scores=leg_info.get(pos, {}), **rows[pid])
             for rank, (pid, score, pos) in enumerate(chosen, start=1)
         ]
+
+
+def _slug(embedder_id: str) -> str:
+    """An embedder id as a folder name part (``all-MiniLM-L6-v2@5048370e3f79:bf16`` → ``…@5048370e3f79_bf16``)."""
+    return re.sub(r"[^A-Za-z0-9@._-]+", "_", embedder_id)

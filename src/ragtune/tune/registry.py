@@ -4,12 +4,15 @@ One SQLite file, ``.ragtune/registry.sqlite`` (WAL; one transaction per change),
 A :class:`RegisteredModel` records the base model spec, the adapter (LoRA) or full checkpoint path, the data's
 sha256 and path, the KB version the data came from (``metadata.kb_version`` of the examples, when present),
 the final metrics, the run id and the time. ``ft:NAME`` model specs resolve through :func:`resolve_ft`.
+``kind`` tells a language model (``generator``) from a fine-tuned embedder (``embedder``, from
+``ragtune tune-retriever``; selected by its bare name as ``[embed] model`` or ``kb reembed --embedder NAME``).
 
 This module imports only the standard library, so resolving ``ft:NAME`` loads no training stack.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -39,9 +42,11 @@ CREATE TABLE IF NOT EXISTS models (
     metrics TEXT NOT NULL DEFAULT '{}',
     run_id TEXT,
     created_at REAL NOT NULL,
-    tags TEXT NOT NULL DEFAULT '[]'
+    tags TEXT NOT NULL DEFAULT '[]',
+    kind TEXT NOT NULL DEFAULT 'generator'
 );
 """
+KINDS = ("generator", "embedder", "reranker")
 
 
 @dataclass
@@ -59,10 +64,13 @@ class RegisteredModel:
     run_id: str | None = None
     created_at: float = 0.0
     tags: list[str] = field(default_factory=list)
+    kind: str = "generator"
 
     @property
     def spec(self) -> str:
-        return PREFIX + self.name
+        """How the model is named where a model is expected: ``ft:NAME`` for a generator, ``NAME`` for an
+        embedder (``[embed] model``, ``--embedder``)."""
+        return PREFIX + self.name if self.kind == "generator" else self.name
 
     @property
     def adapter(self) -> str | None:
@@ -71,6 +79,10 @@ class RegisteredModel:
 
     def generator_spec(self) -> tuple[str, str | None]:
         """(``hf:`` spec, adapter path or None): what ``ft:NAME`` stands for."""
+        if self.kind != "generator":
+            raise ConfigError(
+                f"ft:{self.name} is a fine-tuned {self.kind}, not a language model: use it as `--embedder {self.name}`"
+            )
         if self.method == "lora":
             return self.base, self.path
         return "hf:" + self.path, None
@@ -94,6 +106,7 @@ def _row(row: sqlite3.Row) -> RegisteredModel:
         run_id=row["run_id"],
         created_at=row["created_at"],
         tags=json.loads(row["tags"]),
+        kind=row["kind"],
     )
 
 
@@ -115,6 +128,10 @@ class ModelRegistry:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(_SCHEMA)
+            columns = {r["name"] for r in self._db.execute("PRAGMA table_info(models)")}
+            if "kind" not in columns:  # a registry from before fine-tuned embedders: every model is a generator
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                    self._db.execute("ALTER TABLE models ADD COLUMN kind TEXT NOT NULL DEFAULT 'generator'")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the model registry: {exc}") from exc
 
@@ -147,6 +164,8 @@ class ModelRegistry:
     def register(self, model: RegisteredModel, *, replace: bool = False) -> RegisteredModel:
         """Store ``model`` (``created_at`` defaults to now). An existing name raises ConfigError unless ``replace``."""
         check_name(model.name)
+        if model.kind not in KINDS:
+            raise ConfigError(f"model kind must be one of {', '.join(KINDS)}, not {model.kind!r}")
         if not model.created_at:
             model.created_at = time.time()
         d = asdict(model)
@@ -178,10 +197,12 @@ class ModelRegistry:
             )
         return _row(row)
 
-    def list(self, tag: str | None = None) -> list[RegisteredModel]:
-        """All models, newest first (only those carrying ``tag`` when given)."""
+    def list(self, tag: str | None = None, kind: str | None = None) -> list[RegisteredModel]:
+        """All models, newest first (only those carrying ``tag``, or of ``kind``, when given)."""
         rows = self._db.execute("SELECT * FROM models ORDER BY created_at DESC, name").fetchall()
         models = [_row(r) for r in rows]
+        if kind:
+            models = [m for m in models if m.kind == kind]
         return [m for m in models if tag in m.tags] if tag else models
 
     def tag(self, name: str, tag: str, *, exclusive_among: Sequence[str] = ()) -> RegisteredModel:

@@ -31,6 +31,34 @@ class TrackingCallback(TrainerCallback):
         self.tracker.log_metrics(self.mlflow_run_id, metrics, step=int(state.global_step))
 
 
+class LossBar(TrainerCallback):
+    """One progress bar over the optimizer steps (rate, ETA) showing the latest loss. It replaces transformers' own
+    bar and printer, which write every logged dict as a line: with a loss logged each step (for the tracker) that is
+    a line per step."""
+
+    def __init__(self, desc: str = "train") -> None:
+        self.desc = desc
+        self.bar: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=state.max_steps, desc=self.desc, unit="step", leave=False)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        if self.bar is not None and logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 class StepCounter(TrainerCallback):
     """Count the optimizer steps this process ran (a resumed run runs only the remaining ones)."""
 

@@ -1,0 +1,147 @@
+"""Training a cross-encoder reranker on the team's own (question, passage, hard negatives) rows.
+
+No pretrained cross-encoder ships offline, so the reranker starts from the bundled MiniLM bi-encoder's weights
+with a new one-logit head (``CrossEncoder(base, num_labels=1)``) and learns relevance from the KB's own pairs:
+each row gives one positive (label 1) and its hard negatives — passages the KB's own search ranks high for the
+question that are not its answer — labelled 0, trained with binary cross-entropy (sentence-transformers'
+``CrossEncoderTrainer``). The head starts from random, so a learning rate above fine-tuning's usual 2e-5 helps it
+settle in one short epoch on CPU; the passage is read as the search indexes it (header + text,
+:func:`ragtune.kb.doc_context.indexed_text`), as :mod:`ragtune.search.cross_encoder` will read it at query time.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ragtune.errors import ConfigError
+
+DEFAULT_NEGATIVES = 3
+
+
+@dataclass(frozen=True)
+class RerankRow:
+    """A question, a passage that answers it, and passages that look relevant but do not."""
+
+    query: str
+    positive: str
+    negatives: tuple[str, ...] = ()
+
+
+@dataclass
+class RerankerTrainConfig:
+    base: str = "all-MiniLM-L6-v2"
+    epochs: float = 1.0
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    max_length: int = 256
+    negatives: int = DEFAULT_NEGATIVES  # hard negatives per row used (each row gives 1 + negatives examples)
+    seed: int = 0
+    max_steps: int = -1
+    val_share: float = 0.1  # queries held out to measure the reranker (tune-reranker)
+
+    def check(self) -> None:
+        if self.epochs <= 0 or self.batch_size < 1 or self.learning_rate <= 0 or self.negatives < 0:
+            raise ConfigError("reranker training: epochs, batch size and learning rate must be positive")
+        if not 16 <= self.max_length <= 512:
+            raise ConfigError(f"reranker training: max_length must be 16..512, got {self.max_length}")
+
+
+def labelled_examples(rows: Sequence[RerankRow], negatives: int, seed: int = 0) -> list[tuple[str, str, float]]:
+    """(query, passage, label) triples: every positive, and up to ``negatives`` hard negatives per row, shuffled
+    with ``seed`` so batches mix questions."""
+    out: list[tuple[str, str, float]] = []
+    for row in rows:
+        out.append((row.query, row.positive, 1.0))
+        out += [(row.query, n, 0.0) for n in row.negatives[:negatives]]
+    random.Random(seed).shuffle(out)
+    return out
+
+
+def fit_cross_encoder(
+    rows: Sequence[RerankRow],
+    base: str,
+    config: RerankerTrainConfig | None = None,
+    *,
+    callbacks: Sequence[Any] = (),
+    progress: bool = True,
+) -> tuple[Any, dict[str, Any]]:
+    """A cross-encoder trained on ``rows`` from the bi-encoder folder ``base`` (a new one-logit head), and the
+    figures of the run (examples, steps, seconds, final training loss). Saving is the caller's."""
+    config = config or RerankerTrainConfig()
+    config.check()
+    if not rows:
+        raise ConfigError("reranker training: no training rows")
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    examples = labelled_examples(rows, config.negatives, config.seed)
+    queries, passages, labels = (list(column) for column in zip(*examples, strict=True))
+    data = Dataset.from_dict({"query": queries, "passage": passages, "label": labels})
+    model = CrossEncoder(base, num_labels=1, max_length=config.max_length, device="cpu")
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(Path(tempfile.gettempdir()) / "ragtune-cross-encoder"),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=not progress,
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
+    trainer = CrossEncoderTrainer(
+        model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model), callbacks=list(callbacks)
+    )
+    if not progress:  # transformers prints each log dict instead of the bar: keep --json output clean
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    started = time.perf_counter()
+    out = trainer.train()
+    losses = [(int(h["step"]), float(h["loss"])) for h in trainer.state.log_history if "loss" in h]
+    figures = {
+        "examples": len(examples),
+        "rows": len(rows),
+        "steps": int(trainer.state.global_step),
+        "seconds": round(time.perf_counter() - started, 2),
+        "train_loss": float(out.training_loss),
+        "loss_history": losses,
+    }
+    return model, figures
+
+
+def candidate_mrr(score: Callable[[str, list[str]], Sequence[float]], rows: Sequence[RerankRow]) -> float:
+    """Mean reciprocal rank of each row's positive among its own candidates (the positive and its hard
+    negatives) as ``score(query, candidates)`` orders them: what reranking the mined candidates achieves."""
+    total = 0.0
+    scored = [r for r in rows if r.negatives]
+    for row in scored:
+        values = list(score(row.query, [row.positive, *row.negatives]))
+        total += 1.0 / (1 + sum(v > values[0] for v in values[1:]))
+    return total / len(scored) if scored else float("nan")
+
+
+def train_cross_encoder(
+    rows: Sequence[RerankRow], out_dir: Path, config: RerankerTrainConfig | None = None, *, progress: bool = True
+) -> dict[str, Any]:
+    """Train a cross-encoder on ``rows`` from ``config.base`` and save it to ``out_dir`` (``cross-encoder:out_dir``)."""
+    from ragtune.embed.base import resolve_model_path
+
+    config = config or RerankerTrainConfig()
+    model, figures = fit_cross_encoder(rows, resolve_model_path(config.base), config, progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    return figures
