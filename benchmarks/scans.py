@@ -42,9 +42,8 @@ def page_image(
 ) -> Image:
     """An A4 page scanned at ``dpi``: ``lines`` of text, then ``table`` (rows of cells, a grid drawn round them)."""
     from PIL import Image as PILImage
-    from PIL import ImageDraw, ImageFilter, ImageFont
+    from PIL import ImageDraw, ImageFont
 
-    rng = random.Random(seed)
     width, height = (round(mm / 25.4 * dpi) for mm in A4_MM)
     img = PILImage.new("L", (width, height), 255)
     draw = ImageDraw.Draw(img)
@@ -68,10 +67,21 @@ def page_image(
         for j in range(len(table[0]) + 1):
             x = margin + j * col_w
             draw.line((x, top, x, y), fill=0, width=2)
-    img = img.rotate(skew_deg, resample=PILImage.Resampling.BICUBIC, fillcolor=255)
+    return degrade(img, skew_deg=skew_deg, blur=blur, noise=noise, seed=seed)
+
+
+def degrade(img: Image, *, skew_deg: float = 0.4, blur: float = 0.6, noise: float = 0.02, seed: int = 0) -> Image:
+    """A clean greyscale page made to look scanned: skewed by ``skew_deg``, blurred, and ``noise`` percent of its
+    pixels flipped to grey specks."""
+    from PIL import Image as PILImage
+    from PIL import ImageFilter
+
+    rng = random.Random(seed)
+    img = img.convert("L").rotate(skew_deg, resample=PILImage.Resampling.BICUBIC, fillcolor=255)
     if blur:
         img = img.filter(ImageFilter.GaussianBlur(blur))
     if noise:  # specks: a share of pixels flipped to grey
+        width, height = img.size
         px = img.load()
         assert px is not None
         for _ in range(int(width * height * noise / 100)):
