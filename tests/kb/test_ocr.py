@@ -208,3 +208,24 @@ def test_ocr_settings_come_from_the_config(open_kb: Callable[[Path], KnowledgeBa
         assert (opts.ocr, opts.ocr_dpi, opts.ocr_timeout_s) == (False, 300, 20.0)
     finally:
         kb.close()
+
+
+@pytest.mark.parametrize("dpi", [100, 150, 300])
+def test_a_scan_is_rendered_at_its_own_resolution_when_lower(tmp_path: Path, dpi: int) -> None:
+    import pypdfium2 as pdfium
+    from fpdf import FPDF
+    from PIL import Image
+
+    from ragtune.kb.loaders._ocr import scan_dpi
+
+    image = tmp_path / "scan.png"
+    Image.new("L", (int(8.27 * dpi), int(11.69 * dpi)), 255).save(image)  # A4 at `dpi`
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(str(image), x=0, y=0, w=pdf.w, h=pdf.h)
+    pdf.output(str(tmp_path / "scan.pdf"))
+    doc = pdfium.PdfDocument(tmp_path / "scan.pdf")
+    try:
+        assert scan_dpi(doc[0]) == pytest.approx(dpi, rel=0.01)
+    finally:
+        doc.close()

@@ -1,7 +1,8 @@
 """OCR: text from scanned PDF pages and from image files, with Tesseract (via pytesseract).
 
 A PDF page whose text layer holds fewer than :data:`MIN_TEXT_CHARS` visible characters is rendered with
-pypdfium2 at ``LoadOptions.ocr_dpi`` and read by Tesseract under ``LoadOptions.ocr_timeout_s``. A page that
+pypdfium2 at ``LoadOptions.ocr_dpi`` (or at its scan's own resolution when that is lower: :func:`scan_dpi`) and
+read by Tesseract under ``LoadOptions.ocr_timeout_s``. A page that
 cannot be read (engine absent, time limit, OCR off) is left empty and named in the document's
 ``metadata["warnings"]``, which the ingest report shows per file; the rest of the document is kept. A file
 with no readable page at all is a LoaderError that says why (and how to install Tesseract when it is
@@ -26,6 +27,7 @@ from ._pdf import clean_page_text, first_line
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+MIN_SCAN_DPI = 72.0  # never render below this, however coarse the scan
 MIN_TEXT_CHARS = 16
 """A PDF page with fewer visible characters in its text layer than this is treated as scanned."""
 
@@ -200,11 +202,33 @@ def _run(numbers: list[int], image_of, opts: LoadOptions, result: OcrPages) -> N
 
 
 def _render(pdf, number: int, dpi: int) -> Image:  # type: ignore[no-untyped-def]
+    """The page as an image for Tesseract: at ``dpi``, or at the resolution of the scan that fills it when that is
+    lower — re-rendering a 150-DPI scan at 200 DPI interpolates its glyphs, and Tesseract then lost most figures
+    that it read from the scan's own pixels (``benchmarks/annual_reports_bench.py``: 22 vs 123 on 7 pages)."""
     page = pdf[number - 1]
     try:
-        return page.render(scale=dpi / 72, grayscale=True).to_pil()
+        native = scan_dpi(page)
+        scale = (min(dpi, native) if native else dpi) / 72
+        return page.render(scale=scale, grayscale=True).to_pil()
     finally:
         page.close()
+
+
+def scan_dpi(page) -> float | None:  # type: ignore[no-untyped-def]
+    """The resolution of the image covering at least half of ``page`` (a pypdfium2 page), in pixels per inch of
+    its drawn width; None when no image does (e.g. vector text drawn as curves)."""
+    import pypdfium2.raw as pdfium_c
+
+    width, height = page.get_size()
+    best = None
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
+        left, bottom, right, top = image.get_bounds()
+        if right <= left or (right - left) * (top - bottom) < 0.5 * width * height:
+            continue
+        px_width, _ = image.get_px_size()
+        dpi = px_width / ((right - left) / 72)
+        best = dpi if best is None else max(best, dpi)
+    return max(best, MIN_SCAN_DPI) if best else None
 
 
 def _pages(numbers: list[int]) -> str:
