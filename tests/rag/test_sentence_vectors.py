@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,18 +153,25 @@ def test_a_knowledge_base_built_before_sentence_vectors_is_migrated_and_backfill
     tmp_path: Path, counting: Counting, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "old"
-    with monkeypatch.context() as m:  # the store and the ingest as they were before migration 2
-        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    with monkeypatch.context() as m:  # the ingest as it was before migration 2
         m.setattr(ingest_module, "fill_sentence_vectors", lambda store, embedder: 0)
         old = KnowledgeBase.open(root, create=True, settings=Settings(), embedder=counting)
         old.ingest([BILLING])
         old.close()
+    # ... and the store: no sentence_vectors table, migration 2 not recorded (today's code writes today's other
+    # tables and columns, so the store is built whole and then taken back to before that one migration)
+    db = sqlite3.connect(root / "kb.sqlite")
+    db.execute("DROP TABLE sentence_vectors")
+    db.execute("DELETE FROM migrations WHERE id = 2")
+    db.commit()
+    db.close()
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
 
     kb = KnowledgeBase.open(root, settings=Settings(), embedder=counting)  # migration 2 runs on open
     try:
-        assert kb.store.schema_version == len(schema.MIGRATIONS) == 2  # type: ignore[attr-defined]
+        assert kb.store.schema_version == len(schema.MIGRATIONS) >= 2  # type: ignore[attr-defined]
+        assert "sentence_vectors" in dict(schema.MIGRATIONS)
         n_chunks = kb.status()["chunks"]
         assert len(kb.store.chunks_missing_sentence_vectors(counting.id, 10_000)) == n_chunks
         strategy = kb.strategies()["rag-extractive"]
