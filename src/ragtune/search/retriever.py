@@ -1,13 +1,15 @@
 """The Retriever: a :class:`Query` → a :class:`SearchResult` of ranked Passages at one KB version.
 
 Stages: resolve the version once → the live set (as the caller may read it: ``Query.access``) and the query's
-filters as masks → each leg of the mode ranks
-the permitted chunks (:mod:`ragtune.search.legs`) → fusion by name (:mod:`ragtune.search.fusion`) → passages
-fetched from the store → the rerank stage (:mod:`ragtune.search.rerank`; none by default).
+filters as masks → each leg of the mode ranks the permitted chunks (:mod:`ragtune.search.legs`) → fusion by name
+(:mod:`ragtune.search.fusion`) → the chunks holding an identifier the query names first
+(:mod:`ragtune.search.exact`; ``[search] exact_first``) → passages fetched from the store → the rerank stage
+(:mod:`ragtune.search.rerank`; none by default).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from ragtune.embed.base import Embedder
 from ragtune.errors import SearchError
 from ragtune.kb.store import Store
 from ragtune.search.autofilter import infer_filters
+from ragtune.search.exact import exact_first, identifiers
 from ragtune.search.fusion import fusion_named
 from ragtune.search.index import ChunkIndex, LiveSet
 from ragtune.search.legs import ENGINES, KeywordLeg, Ranking, SearchLeg, VectorLeg
@@ -110,7 +113,14 @@ class Retriever:
         rankings: dict[str, Ranking] = {
             name: self.legs[name].rank(started[name], live, chunk_ok, depth) for name in legs
         }
-        positions, scores = self.fuse(rankings, self.settings) if len(legs) > 1 else rankings[legs[0]]
+        if len(legs) > 1:
+            # a fusion reads the depth the legs ran at (deeper than the setting when k is)
+            fuse_settings = self.settings if depth == self.settings.depth else replace(self.settings, depth=depth)
+            positions, scores = self.fuse(rankings, fuse_settings)
+            if self.settings.exact_first:
+                positions, scores = self._exact_first(query.text, positions, scores, chunk_ok, depth)
+        else:
+            positions, scores = rankings[legs[0]]
         wanted = max(k, self.reranker.depth)
         passages = self._passages(positions, scores, rankings, live, passage_ok, wanted)
         if not isinstance(self.reranker, NoRerank):
@@ -118,6 +128,16 @@ class Retriever:
             for rank, p in enumerate(passages, start=1):
                 p.rank = rank
         return SearchResult(query, version, passages, auto)
+
+    def _exact_first(
+        self, text: str, positions: np.ndarray, scores: np.ndarray, chunk_ok: np.ndarray, depth: int
+    ) -> Ranking:
+        """Chunks holding the identifiers ``text`` names ahead of the rest (:mod:`ragtune.search.exact`)."""
+        named = identifiers(text)
+        if not named:
+            return positions, scores
+        holding = [self.index.bm25.holding(terms, chunk_ok) for terms in named]
+        return exact_first(positions, scores, holding, depth)
 
     def _passages(
         self,
