@@ -33,6 +33,7 @@ BENCHMARKS = [
     "ocr_speed",
     "pdf_tables",
     "doc_context",
+    "fusion",
 ]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"], "extractive_speed": ["--late-chunking"]}
 
