@@ -193,6 +193,8 @@ def tune(split_eval: str) -> dict[str, Any]:
             grid.append({"fusion": "rrf", "rrf_k": rrf_k, "depth": depth})
     for w in (0.3, 0.4, 0.5, 0.6):
         grid.append({"fusion": "weighted", "weight_dense": w, "depth": 100})
+    for w in (0.6, 0.7, 0.75, 0.8, 0.85):  # benchmarks/fusion.py sweeps it finely
+        grid.append({"fusion": "convex", "weight_dense": w, "depth": 100})
     queries, qrels = common.scifact_queries("train")
     results = []
     from ragtune.embed import load_embedder

@@ -35,6 +35,7 @@ BENCHMARKS = [
     "doc_context",
     "annual_reports_bench",
     "retriever_tuning",
+    "fusion",
 ]
 ARGS: dict[str, list[str]] = {"beir_scifact": ["--tune"], "extractive_speed": ["--late-chunking"]}
 

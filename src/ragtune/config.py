@@ -72,14 +72,23 @@ class LoaderSettings:
 class SearchSettings:
     mode: str = field(default="hybrid", metadata={"help": "hybrid | dense | lexical"})
     k: int = field(default=10, metadata={"help": "passages returned"})
-    fusion: str = field(default="rrf", metadata={"help": "rrf (reciprocal rank) | weighted | a registered fusion"})
+    fusion: str = field(
+        default="convex",
+        metadata={"help": "convex (score-aware; see search/fusion.py) | rrf (reciprocal rank) | weighted | registered"},
+    )
     auto_filter: bool = field(
         default=False, metadata={"help": "map a company/year/document type named in the question to a filter"}
     )
     rerank_depth: int = field(default=50, metadata={"help": "fused candidates a reranker reads (cross-encoder)"})
     rerank: str = field(default="none", metadata={"help": "none | cross-encoder:PATH | a registered reranker"})
+    exact_first: bool = field(
+        default=True,
+        metadata={"help": "hybrid: chunks holding an identifier the query names (DN-913, SKU-1075) ranked first"},
+    )
     rrf_k: int = field(default=60, metadata={"help": "RRF constant"})
-    weight_dense: float = field(default=0.5, metadata={"help": "dense share in weighted fusion"})
+    weight_dense: float = field(
+        default=0.75, metadata={"help": "the dense leg's share in convex and weighted fusion (chosen on SciFact train)"}
+    )
     depth: int = field(default=100, metadata={"help": "candidates taken from each leg before fusion"})
     lexical_engine: str = field(default="memory", metadata={"help": "memory (in-RAM BM25) | fts5"})
     dense_threads: int = field(

@@ -196,6 +196,22 @@ class BM25Index:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return top_k(cand, scores[cand], k)
 
+    def holding(self, terms: Sequence[str], allowed: np.ndarray) -> np.ndarray:
+        """Positions among ``allowed`` whose text holds every one of ``terms`` (analyzed search terms), ascending."""
+        state = self._state
+        found: np.ndarray | None = None
+        for term in dict.fromkeys(terms):
+            tid = self.vocab.get(term)
+            if tid is None:
+                return np.zeros(0, dtype=np.int64)
+            docs, _ = self.postings(tid, state)
+            docs = docs[: int(np.searchsorted(docs, len(allowed)))]
+            docs = docs[allowed[docs]].astype(np.int64)
+            found = docs if found is None else np.intersect1d(found, docs, assume_unique=True)
+            if not len(found):
+                break
+        return found if found is not None else np.zeros(0, dtype=np.int64)
+
 
 def top_k(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best (position, score) pairs, best first; ties broken by position."""

@@ -1,9 +1,10 @@
 """The Retriever: a :class:`Query` → a :class:`SearchResult` of ranked Passages at one KB version.
 
 Stages: resolve the version once → the version's embedder (``embedder_at``) and its index → the live set (as
-the caller may read it: ``Query.access``) and the query's filters as masks → each leg of the mode ranks
-the permitted chunks (:mod:`ragtune.search.legs`) → fusion by name (:mod:`ragtune.search.fusion`) → passages
-fetched from the store → the rerank stage (:mod:`ragtune.search.rerank`; none by default).
+the caller may read it: ``Query.access``) and the query's filters as masks → each leg of the mode ranks the
+permitted chunks (:mod:`ragtune.search.legs`) → fusion by name (:mod:`ragtune.search.fusion`) → the chunks holding
+an identifier the query names first (:mod:`ragtune.search.exact`; ``[search] exact_first``) → passages fetched
+from the store → the rerank stage (:mod:`ragtune.search.rerank`; none by default).
 
 Each version records the embedder it is searched with (``kb reembed`` writes a version with another one), so a
 Retriever keeps one :class:`ChunkIndex` per embedder in use: the one it was built with, and one more for each
@@ -16,6 +17,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from ragtune.embed.base import Embedder
 from ragtune.errors import SearchError
 from ragtune.kb.store import Store
 from ragtune.search.autofilter import infer_filters
+from ragtune.search.exact import exact_first, identifiers
 from ragtune.search.fusion import fusion_named
 from ragtune.search.index import ChunkIndex, LiveSet
 from ragtune.search.legs import ENGINES, KeywordLeg, Ranking, SearchLeg, VectorLeg
@@ -175,7 +178,14 @@ class Retriever:
         rankings: dict[str, Ranking] = {
             name: version_legs[name].rank(started[name], live, chunk_ok, depth) for name in legs
         }
-        positions, scores = self.fuse(rankings, self.settings) if len(legs) > 1 else rankings[legs[0]]
+        if len(legs) > 1:
+            # a fusion reads the depth the legs ran at (deeper than the setting when k is)
+            fuse_settings = self.settings if depth == self.settings.depth else replace(self.settings, depth=depth)
+            positions, scores = self.fuse(rankings, fuse_settings)
+            if self.settings.exact_first:
+                positions, scores = _exact_first(index, query.text, positions, scores, chunk_ok, depth)
+        else:
+            positions, scores = rankings[legs[0]]
         wanted = max(k, self.reranker.depth)
         passages = self._passages(positions, scores, rankings, live, passage_ok, wanted)
         if not isinstance(self.reranker, NoRerank):
@@ -223,3 +233,15 @@ class Retriever:
 def _slug(embedder_id: str) -> str:
     """An embedder id as a folder name part (``all-MiniLM-L6-v2@5048370e3f79:bf16`` → ``…@5048370e3f79_bf16``)."""
     return re.sub(r"[^A-Za-z0-9@._-]+", "_", embedder_id)
+
+
+def _exact_first(
+    index: ChunkIndex, text: str, positions: np.ndarray, scores: np.ndarray, chunk_ok: np.ndarray, depth: int
+) -> Ranking:
+    """Chunks holding the identifiers ``text`` names ahead of the rest (:mod:`ragtune.search.exact`), found in the
+    keyword index of the version searched."""
+    named = identifiers(text)
+    if not named:
+        return positions, scores
+    holding = [index.bm25.holding(terms, chunk_ok) for terms in named]
+    return exact_first(positions, scores, holding, depth)
