@@ -22,7 +22,9 @@ from ragtune.tune.retriever import RetrieverConfig, ranking_metrics, split_pairs
 
 HELPCENTER = Path(__file__).resolve().parents[2] / "examples" / "helpcenter" / "docs"
 DOCS = ("billing/free-trial.md", "files/version-history-and-trash.md", "account/two-factor-authentication.md")
-QUICK = RetrieverConfig(max_steps=2, batch_size=4, max_seq_length=48, val_share=0.25, learning_rate=1e-4)
+QUICK = RetrieverConfig(
+    max_steps=2, batch_size=4, max_seq_length=48, val_share=0.25, learning_rate=1e-4, precision="fp32"
+)
 
 
 def pairs_from(kb: KnowledgeBase) -> list[RetrievalPair]:

@@ -10,9 +10,9 @@ base gets better with it. :func:`train_retriever`:
   hard negative and every other passage in the batch (the batch sampler keeps duplicate texts out of a batch,
   where they would be false negatives) — for one epoch by default: on SciFact one epoch gained most of what
   three did, and more epochs on a few thousand pairs cost generality (docs/benchmarks.md);
-- fp32 on a CPU: unlike inference (where the embedder's bf16 autocast is 2-3x faster on AMX), bf16 autocast
-  *training* of MiniLM did not finish one step of 16 pairs in 300 s here, where fp32 took 8-17 s (measured on the
-  2-core benchmark machine); on CUDA, the device's own half precision;
+- precision by :func:`ragtune.hardware.auto_precision`: bf16 autocast only where the hardware runs it natively (AMX,
+  CUDA), else fp32 — on the 2-core AMD EPYC without native bf16 where the benchmark ran, emulated bf16 did not finish
+  one training step of 16 pairs in 300 s, where fp32 took 8-17 s;
 - saves the model under ``<kb>/embedders/NAME/`` (where a knowledge base finds it by name, offline, without this
   package: :meth:`~ragtune.knowledge_base.KnowledgeBase.resolve_embedder`) with a ``ragtune.json`` naming the run,
   which is part of the embedder's id, so a model retrained under a reused name never shares cached vectors;
@@ -69,7 +69,9 @@ class RetrieverConfig:
     val_share: float = field(
         default=0.1, metadata={"help": "share of the queries held out to measure recall before and after"}
     )
-    precision: str = field(default="auto", metadata={"help": "auto (fp32 on a CPU, bf16/fp16 on CUDA) | fp32 | bf16"})
+    precision: str = field(
+        default="auto", metadata={"help": "auto (bf16 where the hardware runs it natively, else fp32) | fp32 | bf16"}
+    )
     seed: int = field(default=0, metadata={"help": "random seed (pair order, held-out queries)"})
     max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: use epochs)"})
 
@@ -376,9 +378,7 @@ def _fit(
     from ragtune.tune.training.callbacks import LossBar, StepCounter, TrackingCallback
 
     device = choose_device()
-    precision = config.precision
-    if precision == "auto":
-        precision = auto_precision(device) if device.startswith("cuda") else "fp32"
+    precision = auto_precision(device) if config.precision == "auto" else config.precision
     model = SentenceTransformer(info["base"], device=device)
     model.max_seq_length = min(config.max_seq_length, model.max_seq_length or config.max_seq_length)
     metrics: dict[str, float] = {}
