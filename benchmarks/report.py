@@ -1219,6 +1219,37 @@ def retriever_tuning(r: dict[str, Any]) -> list[str]:
         "searched again after the re-embed (it keeps its own vectors): dense nDCG@10 "
         f"{_f(sf['version_1_dense_ndcg@10_after_reembed'])}.",
     ]
+    rr = sf.get("reranker") or {}
+    if rr:
+        rt = rr["training"]
+        out += [
+            "",
+            f"Reranker (`ragtune tune-reranker`): a cross-encoder trained from the bundled MiniLM weights on the same "
+            f"pairs with three mined negatives each, {rt['steps']} steps in {rt['seconds']:.0f} s; it reorders the "
+            f"{rr['base_embedder']['depth']} best hybrid passages ({sf.get('fusion', 'rrf')} fusion). Test nDCG@10 "
+            "and per-query latency (hybrid with and without the reranker, same run):",
+            "",
+            "| embedder | hybrid nDCG@10 | + rerank | goal (hybrid + 0.01) | met | hybrid p50 / p95 ms | "
+            "+ rerank p50 / p95 ms |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for key in ("base_embedder", "tuned_embedder"):
+            e = rr.get(key)
+            if not e:
+                continue
+            lat = e["latency_ms"]
+            out.append(
+                f"| {key.split('_')[0]} | {_f(e['hybrid_ndcg@10'])} | **{_f(e['ndcg@10'])}** | "
+                f"{_f(e['goal_ndcg@10'])} | {_f(e['met'])} | {lat['hybrid_p50']} / {lat['hybrid_p95']} | "
+                f"{lat['reranked_p50']} / {lat['reranked_p95']} |"
+            )
+        m2 = rt["metrics"]
+        out += [
+            "",
+            "Held-out training queries: MRR of the positive among its mined candidates "
+            f"{_f(m2.get('base_val_candidate_mrr'))} (base embedder's cosine) → {_f(m2.get('val_candidate_mrr'))} "
+            "(reranker).",
+        ]
     g = r["squad_guard"]
     out += [
         "",
@@ -1246,6 +1277,24 @@ def retriever_tuning(r: dict[str, Any]) -> list[str]:
                 f"| {row['mode']} | {_f(b['recall_at_1'])} → {_f(a['recall_at_1'])} | "
                 f"{_f(b['recall_at_5'])} → {_f(a['recall_at_5'])} | {_f(b['mrr_at_10'])} → {_f(a['mrr_at_10'])} |"
             )
+        if hc.get("compare"):
+            out += [
+                "",
+                f"The same KB in `ragtune compare` ({hc['questions']} eval questions, extractive answers, semantic "
+                "quality with 95% bootstrap CIs; setup as compare measures it):",
+                "",
+                "| strategy | quality | 95% CI | recall@5 | p50 ms | setup s |",
+                "|---|---|---|---|---|---|",
+            ]
+            for name, c in hc["compare"].items():
+                ci = c.get("quality_ci") or [None, None]
+                out.append(
+                    f"| {name} | {_f(c.get('quality'))} | [{_f(ci[0])}, {_f(ci[1])}] | "
+                    f"{_f(c.get('retrieval_recall'))} | {_f(c.get('latency_p50_ms'), 1)} | "
+                    f"{_f(c.get('setup_seconds'), 0)} |"
+                )
+            if hc.get("advise"):
+                out += ["", f"`advise` (rule `retriever_vs_generator_tuning`): {hc['advise']}"]
     if r.get("notes"):
         out += ["", r["notes"]]
     return [*out, ""]

@@ -244,3 +244,34 @@ def test_sources_unused_caveat_says_what_to_try() -> None:
     assert "sources_unused" not in [f.rule for f in weak_retrieval.reasons]  # then retrieval is the problem
     grounded = advise(Constraints(), load_measurements(summary(0.8, 0.99)))
     assert "sources_unused" in [f.rule for f in grounded.reasons]  # citation recall 0.0 alone still fires
+
+
+def test_retriever_tuning_is_weighed_against_generator_tuning() -> None:
+    def summary(tuned_ret: float, ci: list[float], setup: float) -> dict[str, Any]:
+        return {
+            "strategies": {
+                "rag": {"quality": 0.55, "quality_ci": [0.5, 0.6], "retrieval_recall": 0.8, "setup_seconds": 60},
+                "rag+tuned-retriever": {"quality": tuned_ret, "quality_ci": ci, "retrieval_recall": 0.95,
+                                        "setup_seconds": setup},
+                "ft": {"quality": 0.6, "quality_ci": [0.55, 0.65], "setup_seconds": 5400},
+            }
+        }  # fmt: skip
+
+    def caveat(s: dict[str, Any]) -> str:
+        fired = advise(Constraints(), load_measurements(s))
+        (finding,) = [f for f in fired.reasons if f.rule == "retriever_vs_generator_tuning"]
+        assert not finding.excluded and finding.chosen is None  # a caveat: it neither rules out nor chooses
+        return finding.message
+
+    cheap_tie = caveat(summary(0.62, [0.57, 0.67], 900))
+    assert cheap_tie.startswith("tuning the retriever beats tuning the generator")
+    assert "matches ft 0.60 (setup 1.5 h) for less setup" in cheap_tie
+    assert "rag+tuned-retriever quality 0.62 (setup 15.0 min, recall@5 0.95)" in cheap_tie
+    assert "against untuned rag (0.55, recall@5 0.80) it is not significantly different from" in cheap_tie
+    assert "significantly above ft" in caveat(summary(0.8, [0.75, 0.85], 900))
+    assert caveat(summary(0.4, [0.35, 0.45], 900)).startswith("tuning the generator wins here")
+    assert caveat(summary(0.62, [0.57, 0.67], 9000)).startswith("no significant difference")
+    # no retriever-tuned strategy: the caveat stays silent
+    plain = {"strategies": {"rag": {"quality": 0.5}, "ft": {"quality": 0.6}}}
+    fired = advise(Constraints(), load_measurements(plain)).reasons
+    assert "retriever_vs_generator_tuning" not in [f.rule for f in fired]

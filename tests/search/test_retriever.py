@@ -200,3 +200,23 @@ def test_a_registered_reranker_reorders_and_renumbers(kb: KnowledgeBase) -> None
     assert reverse.seen == [q]
     with pytest.raises(SearchError, match=r"search\.rerank"):
         reranker_named("reverse", SearchSettings())
+
+
+def test_a_reranker_reads_only_its_depth_when_k_is_deeper(kb: KnowledgeBase) -> None:
+    seen: list[int] = []
+
+    class Counting(Reverse):
+        def rerank(self, query: Query, passages: list[Passage]) -> list[Passage]:
+            seen.append(len(passages))
+            return passages[::-1]
+
+    register_reranker("counting", lambda settings: Counting())
+    try:
+        got = retriever(kb, rerank="counting").retrieve(Query("team plan seats", k=8)).passages
+    finally:
+        unregister_reranker("counting")
+    fused = kb.retrieve(Query("team plan seats", k=8)).passages
+    assert seen == [5]  # its depth, not k: a deep k must not multiply the reranker's cost
+    expected = fused[:5][::-1] + fused[5:]  # deeper passages follow in fusion's order
+    assert [p.chunk_id for p in got] == [p.chunk_id for p in expected]
+    assert [p.rank for p in got] == list(range(1, len(got) + 1))

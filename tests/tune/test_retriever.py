@@ -211,3 +211,24 @@ def test_the_tuned_embedder_is_offered_as_a_strategy_without_reembedding(tuned: 
     plain_retriever = strategies["rag-extractive"].pipeline.retriever
     assert tuned_retriever.embedder_for_version(1).id == tuned.kb.embedder_for("help-retriever").id
     assert plain_retriever.embedder_for_version(1).id == tuned.kb.embedder.id
+
+
+def test_compare_counts_the_retriever_training_in_setup_and_advise_weighs_it(
+    tuned: SimpleNamespace, tmp_path: Path
+) -> None:
+    from ragtune.evaluate.run.compare import CompareOptions, run_comparison
+
+    names = ["rag-extractive", "rag-extractive+tuned-retriever"]
+    opts = CompareOptions(eval_path=HELPCENTER.parent / "eval.jsonl", out_dir=tmp_path / "cmp", strategies=names,
+                          limit=3, n_resamples=200, progress=False)  # fmt: skip
+    summary = run_comparison(tuned.kb, opts)
+    plain, tuned_row = (summary["strategies"][n] for n in names)
+    assert tuned_row["retriever_tuned"] is True and plain["retriever_tuned"] is False
+    trained = json.loads((tuned.kb.path / "runs" / tuned.result.run_id / "metrics.json").read_text())["train_seconds"]
+    # the tuned strategy's setup = the plain index build + the embedder's training run + re-embedding every chunk
+    assert tuned_row["setup_seconds"] == pytest.approx(2 * plain["setup_seconds"] + trained, abs=0.01)
+    assert "embedder training" in tuned_row["setup_method"] and "re-embedding" in tuned_row["setup_method"]
+    assert tuned_row["retriever_lineage"]["embedder"]["model"] == "help-retriever"
+    reasons = {f["rule"]: f["message"] for f in summary["advice"]["reasons"]}
+    assert reasons["retriever_vs_generator_tuning"].startswith("rag-extractive+tuned-retriever quality")
+    assert "no fine-tuned generator was measured" in reasons["retriever_vs_generator_tuning"]

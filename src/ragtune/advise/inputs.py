@@ -68,6 +68,9 @@ class Constraints:
             raise ConfigError(f"examples_available = {self.examples_available}: expected ≥ 0")
 
 
+RETRIEVER_TUNED_SUFFIXES = ("+tuned-retriever", "+rerank")  # built-in strategies whose retriever was trained
+
+
 @dataclass
 class MeasuredStrategy:
     """One strategy's numbers, as the comparison measured them (or as typical values assumed).
@@ -83,7 +86,8 @@ class MeasuredStrategy:
     tuned strategy's model was trained on data whose sources have changed since (``ragtune models check``;
     None: not known) and ``docs_changed`` how many documents changed since its training version.
     ``groundedness``, ``citation_recall`` and ``retrieval_recall`` (recall@5) say whether a retrieval strategy's
-    answers use what it retrieved.
+    answers use what it retrieved. ``retriever_tuned`` says its retriever was trained on the team's data (a tuned
+    embedder or a trained reranker; derived from the ``+tuned-retriever``/``+rerank`` names).
     """
 
     name: str
@@ -107,12 +111,15 @@ class MeasuredStrategy:
     groundedness: float | None = None
     citation_recall: float | None = None
     retrieval_recall: float | None = None
+    retriever_tuned: bool | None = None
 
     def __post_init__(self) -> None:
         if self.retrieval is None:
             self.retrieval = self.name not in ("ft", "base")
         if self.tuned is None:
             self.tuned = self.name in ("ft", "hybrid")
+        if self.retriever_tuned is None:
+            self.retriever_tuned = bool(self.retrieval) and self.name.endswith(RETRIEVER_TUNED_SUFFIXES)
 
     @property
     def family(self) -> str:
@@ -132,7 +139,7 @@ def _value(name: str, key: str, raw: Any) -> Any:
     where = f"summary.json strategies.{name}.{key}"
     if raw is None:
         return None
-    if key in ("retrieval", "tuned", "model_stale"):
+    if key in ("retrieval", "tuned", "model_stale", "retriever_tuned"):
         if not isinstance(raw, bool):
             raise ConfigError(f"{where} = {raw!r}: expected true or false")
         return raw

@@ -273,4 +273,53 @@ def sources_unused(s: Situation) -> Finding | None:
     )
 
 
-CAVEATS: tuple[Callable[[Situation], Finding | None], ...] = (stale_fine_tuned_model, sources_unused)
+def _setup(m: MeasuredStrategy) -> str:
+    return f"setup {m.setup_seconds / 60:.1f} min" if m.setup_seconds < 3600 else f"setup {_hours(m.setup_seconds)}"
+
+
+def retriever_vs_generator_tuning(s: Situation) -> Finding | None:
+    """A strategy with a trained retriever (``+tuned-retriever``/``+rerank``) was measured → say whether tuning the
+    retriever beats tuning the generator (the best fine-tuned strategy): at least as good (not significantly worse)
+    for less setup time, or significantly better; else whether it improved on plain retrieval at all."""
+    tuned_ret = [m for m in s.strategies.values() if m.retriever_tuned and m.quality is not None]
+    if not tuned_ret:
+        return None
+    best = max(tuned_ret, key=_quality)
+    gens = [m for m in s.strategies.values() if m.tuned and not m.retriever_tuned and m.quality is not None]
+    plain = s.strategies.get("rag-extractive" if best.name.startswith("rag-extractive") else "rag")
+    said = f"{best.name} quality {best.quality:.2f} ({_setup(best)}, recall@5 {_num(best.retrieval_recall)})"
+    if gens:
+        gen = max(gens, key=_quality)
+        vs = f"{gen.name} {gen.quality:.2f} ({_setup(gen)})"
+        if s.better(best.name, gen.name):
+            verdict = f"tuning the retriever beats tuning the generator: {said} is significantly above {vs}"
+        elif not s.better(gen.name, best.name) and best.setup_seconds <= gen.setup_seconds:
+            verdict = f"tuning the retriever beats tuning the generator: {said} matches {vs} for less setup"
+        elif s.better(gen.name, best.name):
+            verdict = f"tuning the generator wins here: {vs} is significantly above {said}"
+        else:
+            verdict = f"no significant difference between {said} and {vs}; the generator costs less to tune here"
+    else:
+        verdict = f"{said}; no fine-tuned generator was measured to compare with"
+    if plain is not None and plain.quality is not None:
+        gain = (
+            "significantly above"
+            if s.better(best.name, plain.name)
+            else ("significantly below" if s.better(plain.name, best.name) else "not significantly different from")
+        )
+        verdict += (
+            f"; against untuned {plain.name} ({plain.quality:.2f}, recall@5 {_num(plain.retrieval_recall)}) "
+            f"it is {gain}"
+        )
+    return Finding("retriever_vs_generator_tuning", verdict)
+
+
+def _num(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "n/a"
+
+
+CAVEATS: tuple[Callable[[Situation], Finding | None], ...] = (
+    stale_fine_tuned_model,
+    sources_unused,
+    retriever_vs_generator_tuning,
+)

@@ -3,8 +3,9 @@
 Built in: ``none``, ``cross-encoder:PATH`` (a cross-encoder directory) and the name of one trained into the
 knowledge base (``ragtune tune-reranker --name NAME``: ``<kb>/rerankers/NAME``). The default, ``none``, leaves the
 order as fusion made it and costs nothing. A reranker (a cross-encoder, an LLM judge) sees the query and the
-``max(k, depth)`` best fused passages and returns them in its order; the retriever keeps the first ``k`` and
-renumbers their ranks. Register one as loaders and store backends are::
+``depth`` best fused passages (``k`` when its depth is 0) and returns them in its order; deeper passages follow
+in fusion's order, and the retriever keeps the first ``k`` and renumbers their ranks. Register one as loaders and
+store backends are::
 
     from ragtune.search.rerank import register_reranker
 

@@ -189,7 +189,10 @@ class Retriever:
         wanted = max(k, self.reranker.depth)
         passages = self._passages(positions, scores, rankings, live, passage_ok, wanted)
         if not isinstance(self.reranker, NoRerank):
-            passages = self.reranker.rerank(query, passages)[:k]
+            # The reranker reads only the ``depth`` best fused passages; deeper ones keep fusion's order behind them
+            # (a k above the depth must not multiply the reranker's cost).
+            cut = self.reranker.depth or k
+            passages = (self.reranker.rerank(query, passages[:cut]) + passages[cut:])[:k]
             for rank, p in enumerate(passages, start=1):
                 p.rank = rank
         return SearchResult(query, version, passages, auto)

@@ -217,7 +217,13 @@ def _not_run(plan: Planned, status: str, reason: str) -> dict[str, Any]:
 
 def _kind_flags(plan: Planned) -> dict[str, bool]:
     """What ``advise`` needs to know of any strategy, built-in or configured."""
-    return {"retrieval": plan.kind in ("rag", "hybrid"), "tuned": plan.kind in ("ft", "hybrid")}
+    spec = plan.strategy.spec if plan.strategy is not None else None
+    retriever_tuned = bool(spec and spec.retrieve and (spec.embedder or (spec.rerank and spec.rerank != "none")))
+    return {
+        "retrieval": plan.kind in ("rag", "hybrid"),
+        "tuned": plan.kind in ("ft", "hybrid"),
+        "retriever_tuned": retriever_tuned,
+    }
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:

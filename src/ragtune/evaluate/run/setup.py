@@ -7,6 +7,9 @@
 - **Fine-tuning** (ft, hybrid): the registered model's training run, as measured by ``ragtune train``
   (``<kb>/runs/<run_id>/run.json``), and the examples it used. The same seconds are the time to learn a changed
   fact by retraining (the freshness probe's figure for closed-book fine-tuned models).
+- **A tuned retriever** (``+tuned-retriever``: ``ragtune tune-retriever``; ``+rerank``: ``ragtune tune-reranker``):
+  its registered training run's seconds and pairs, plus, for a tuned embedder, re-embedding every chunk with it
+  (``kb reembed``; the same architecture as the KB's embedder, so the measured rate applies).
 - **base**: nothing to set up.
 
 Dollars come from the price sheet's ``training_per_hour`` (:func:`ragtune.advise.cost.setup_cost`).
@@ -69,6 +72,31 @@ def training_facts(kb: KnowledgeBase, spec: str) -> dict[str, Any] | None:
     }
 
 
+def retriever_facts(kb: KnowledgeBase, name: str) -> dict[str, Any] | None:
+    """Training seconds and pairs of the registered retriever model ``name`` (a ``tune-retriever`` embedder or a
+    ``tune-reranker`` cross-encoder); None when the registry has no such model (e.g. ``cross-encoder:PATH``)."""
+    from ragtune.tune.registry import ModelRegistry
+
+    with ModelRegistry.open(kb.path) as registry:
+        if not registry.exists(name):
+            return None
+        model = registry.get(name)
+    result: dict[str, Any] = {}
+    if model.run_id:
+        metrics = Path(kb.path) / "runs" / model.run_id / "metrics.json"
+        if metrics.exists():
+            result = json.loads(metrics.read_text(encoding="utf-8"))
+    return {
+        "model": model.name,
+        "kind": model.kind,
+        "base": model.base,
+        "run_id": model.run_id,
+        "kb_version": model.kb_version,
+        "train_seconds": result.get("train_seconds"),
+        "examples": int(result.get("pairs") or _count_lines(model.data_path)),
+    }
+
+
 def _count_lines(path: str | None) -> int:
     if not path or not Path(path).is_file():
         return 0
@@ -90,6 +118,20 @@ def measure_setup(kb: KnowledgeBase, planned: list[Planned], sheet: PriceSheet) 
             index = index or index_build_seconds(kb)
             seconds += index[0]
             parts.append(f"embedding {index[1]} chunks at {index[2]:.1f} chunks/s (measured on a sample)")
+        for what, name in (("embedder", spec.embedder), ("reranker", spec.rerank)):
+            tuned = retriever_facts(kb, name) if name and name != "none" else None
+            if tuned is None:
+                continue
+            row.setdefault("retriever_lineage", {})[what] = tuned
+            if tuned["train_seconds"] is not None:
+                seconds += float(tuned["train_seconds"])
+                parts.append(f"{what} training {tuned['train_seconds']:.1f} s on {tuned['examples']} pairs (measured)")
+            else:
+                parts.append(f"{what} training time unknown (not recorded by the run)")
+            examples += tuned["examples"]
+            if what == "embedder" and index is not None:
+                seconds += index[0]
+                parts.append(f"re-embedding {index[1]} chunks with {name} (estimated at the same rate)")
         facts = training_facts(kb, spec.generator)
         if facts is not None:
             row["lineage"] = facts
@@ -99,7 +141,7 @@ def measure_setup(kb: KnowledgeBase, planned: list[Planned], sheet: PriceSheet) 
                 row["retrain_method"] = "retraining, measured (the registered run's training time)"
             else:
                 parts.append("training time unknown (not recorded by the run)")
-            examples = int(facts["examples"] or 0)
+            examples += int(facts["examples"] or 0)
         cost = setup_cost(seconds, examples, sheet=sheet)
         row.update(
             setup_cost=cost.dollars,
