@@ -106,7 +106,7 @@ def tune(kb: Any, pairs: list[Any], name: str, args: argparse.Namespace) -> Any:
     )
 
 
-def train_rerank(kb: Any, pairs: list[Any], name: str) -> Any:
+def train_rerank(kb: Any, pairs: list[Any], name: str, loss: str = "bce") -> Any:
     from ragtune.embed.base import resolve_model_path
     from ragtune.tune.retriever import train_reranker
     from ragtune.tune.training.reranker import RerankerTrainConfig
@@ -114,7 +114,7 @@ def train_rerank(kb: Any, pairs: list[Any], name: str) -> Any:
     return train_reranker(
         pairs,
         resolve_model_path(kb.settings.embed.model),
-        RerankerTrainConfig(),
+        RerankerTrainConfig(loss=loss),
         name=name,
         kb_dir=kb.path,
         kb_version=kb.head,
@@ -178,10 +178,15 @@ def scifact(args: argparse.Namespace) -> dict[str, Any]:
     print(f"pairs: {built.as_dict()} in {pairs_s:.0f} s", flush=True)
     rerank: dict[str, Any] = {}
     if not args.skip_reranker:
-        rr = train_rerank(kb, built.pairs, "scifact-reranker")
+        rr = train_rerank(kb, built.pairs, "scifact-reranker", args.reranker_loss)
         print(f"reranker: {rr.steps} steps in {rr.train_seconds:.0f} s; {rr.metrics}", flush=True)
         rerank = {
-            "training": {"steps": rr.steps, "seconds": rr.train_seconds, "metrics": rr.metrics},
+            "training": {
+                "steps": rr.steps,
+                "seconds": rr.train_seconds,
+                "metrics": rr.metrics,
+                "loss": args.reranker_loss,
+            },
             "base_embedder": reranked(kb, "scifact-reranker", test_q, test_rels),
         }
     result = tune(kb, built.pairs, "scifact-retriever", args)
@@ -285,7 +290,7 @@ def helpcenter(args: argparse.Namespace) -> dict[str, Any]:
         built = build_pairs(kb, eval_path=HELPCENTER / "eval.jsonl", negatives=args.negatives, mine_mode="hybrid")
         print(f"help-center pairs: {built.as_dict()}", flush=True)
         result = tune(kb, built.pairs, "helpcenter-retriever", args)
-        rr = None if args.skip_reranker else train_rerank(kb, built.pairs, "helpcenter-reranker")
+        rr = None if args.skip_reranker else train_rerank(kb, built.pairs, "helpcenter-reranker", args.reranker_loss)
         strategies = ["rag-extractive", "rag-extractive+tuned-retriever"]
         strategies += [] if rr is None else ["rag-extractive+rerank"]
         summary = run_comparison(
@@ -351,6 +356,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--negatives", type=int, default=3, help="hard negatives mined per pair (the embedder uses 1)")
     ap.add_argument("--skip-reranker", action="store_true")
+    ap.add_argument("--reranker-loss", default="bce", choices=["bce", "listwise"])
     ap.add_argument("--skip-helpcenter", action="store_true")
     args = ap.parse_args()
     common.scifact_dir()

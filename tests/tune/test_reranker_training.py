@@ -10,7 +10,13 @@ import pytest
 
 from ragtune.errors import ConfigError
 from ragtune.search.cross_encoder import load_cross_encoder
-from ragtune.tune.training.reranker import RerankerTrainConfig, RerankRow, labelled_examples, train_cross_encoder
+from ragtune.tune.training.reranker import (
+    RerankerTrainConfig,
+    RerankRow,
+    labelled_examples,
+    listwise_columns,
+    train_cross_encoder,
+)
 
 TOPICS = ["invoice", "password", "export", "webhook", "storage", "refund", "calendar", "billing", "sso", "backup"]
 
@@ -43,9 +49,23 @@ def test_a_trained_cross_encoder_ranks_the_answer_first(tmp_path: Path) -> None:
     assert pairwise_accuracy(tmp_path / "ce", held_out) >= 0.9
 
 
+def test_a_listwise_cross_encoder_ranks_the_answer_first(tmp_path: Path) -> None:
+    train = rows(64)
+    config = RerankerTrainConfig(epochs=3, batch_size=8, negatives=1, learning_rate=1e-4, loss="listwise")
+    figures = train_cross_encoder(train, tmp_path / "ce", config, progress=False)
+    assert figures["steps"] == 24  # 64 questions, 8 per step, 3 epochs: a step holds a question with its candidates
+    assert pairwise_accuracy(tmp_path / "ce", rows(40, seed=1)) >= 0.9
+
+
 def test_examples_and_settings() -> None:
     data = [RerankRow("q", "p", ("n1", "n2", "n3"))]
     assert sorted(labelled_examples(data, 2)) == [("q", "n1", 0.0), ("q", "n2", 0.0), ("q", "p", 1.0)]
+    cols = listwise_columns([*data, RerankRow("q2", "p2")], 2)
+    assert sorted(cols) == ["negative_1", "negative_2", "positive", "query"]
+    by_query = {q: (cols["negative_1"][i], cols["negative_2"][i]) for i, q in enumerate(cols["query"])}
+    assert by_query["q"] == ("n1", "n2") and set(by_query["q2"]) <= {"p"}  # borrowed: another question's answer
+    with pytest.raises(ConfigError, match="loss"):
+        RerankerTrainConfig(loss="hinge").check()
     with pytest.raises(ConfigError, match="max_length"):
         RerankerTrainConfig(max_length=4).check()
     with pytest.raises(ConfigError, match="no training rows"):

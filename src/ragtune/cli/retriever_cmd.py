@@ -203,6 +203,8 @@ def _pairs(
 @click.option("--learning-rate", type=float, default=5e-5, show_default=True,
               help="Peak learning rate (the relevance head starts from random).")  # fmt: skip
 @click.option("--max-steps", type=int, default=-1, show_default=True, help="Stop after this many steps (-1: epochs).")
+@click.option("--loss", type=click.Choice(["bce", "listwise"]), default="bce", show_default=True,
+              help="bce: each passage labelled alone; listwise: softmax over a question's candidates.")  # fmt: skip
 @click.option("--tag", "tags", multiple=True, help="Tag the registered model (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @json_option
@@ -214,6 +216,7 @@ def tune_reranker(
     batch_size: int,
     learning_rate: float,
     max_steps: int,
+    loss: str,
     tags: tuple[str, ...],
     quiet: bool,
     as_json: bool,
@@ -239,7 +242,7 @@ def tune_reranker(
 
     kb = open_kb(kb_path)
     config = RerankerTrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                                 max_steps=max_steps, negatives=pair_opts["negatives"])  # fmt: skip
+                                 max_steps=max_steps, negatives=pair_opts["negatives"], loss=loss)  # fmt: skip
     config.check()
     name = name or "reranker-" + time.strftime("%Y%m%d-%H%M%S")
     new_model_dir(Path(kb.path), RERANKER, name)  # a taken name fails before minutes of mining
@@ -258,6 +261,13 @@ def tune_reranker(
             f"Held-out queries ({result.val_pairs} pairs): MRR of the answer among its mined candidates "
             f"{m['base_val_candidate_mrr']:.3f} (embedder) → {m['val_candidate_mrr']:.3f} (reranker)"
         )
+        if m["val_candidate_mrr"] <= m["base_val_candidate_mrr"]:
+            click.echo(
+                "Warning: the reranker orders held-out candidates no better than the embedder does; turning it on "
+                "would likely hurt search. Try more pairs, more epochs or --loss listwise, and check it with "
+                "ragtune compare (rag-extractive+rerank) first.",
+                err=True,
+            )
     click.echo(f'Turn it on: [search] rerank = "{result.name}" in ragtune.toml, or compare rag+rerank')
 
 

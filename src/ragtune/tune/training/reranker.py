@@ -22,6 +22,8 @@ from typing import Any
 from ragtune.errors import ConfigError
 
 DEFAULT_NEGATIVES = 3
+LOSSES = ("bce", "listwise")
+IN_BATCH_NEGATIVES = 1  # listwise: another question's positive beside the mined negatives (an easy one)
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,15 @@ class RerankerTrainConfig:
     seed: int = 0
     max_steps: int = -1
     val_share: float = 0.1  # queries held out to measure the reranker (tune-reranker)
+    # bce: each (query, passage) labelled 1/0 alone; listwise: a softmax over each query's positive and its hard
+    # negatives (plus in-batch ones), which cannot be satisfied by predicting how common positives are
+    loss: str = "bce"
 
     def check(self) -> None:
         if self.epochs <= 0 or self.batch_size < 1 or self.learning_rate <= 0 or self.negatives < 0:
             raise ConfigError("reranker training: epochs, batch size and learning rate must be positive")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"reranker training: loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if not 16 <= self.max_length <= 512:
             raise ConfigError(f"reranker training: max_length must be 16..512, got {self.max_length}")
 
@@ -62,6 +69,26 @@ def labelled_examples(rows: Sequence[RerankRow], negatives: int, seed: int = 0) 
         out += [(row.query, n, 0.0) for n in row.negatives[:negatives]]
     random.Random(seed).shuffle(out)
     return out
+
+
+def listwise_columns(rows: Sequence[RerankRow], negatives: int, seed: int = 0) -> dict[str, list[str]]:
+    """``query``, ``positive`` and ``negative_1..n`` columns (rows shuffled with ``seed``); a row with fewer hard
+    negatives than ``negatives`` borrows another row's positive (columns must be complete; with a single row,
+    its own query stands in)."""
+    rng = random.Random(seed)
+    order = list(rows)
+    rng.shuffle(order)
+    columns: dict[str, list[str]] = {"query": [r.query for r in order], "positive": [r.positive for r in order]}
+    for j in range(negatives):
+        col = []
+        for r in order:
+            if j < len(r.negatives):
+                col.append(r.negatives[j])
+            else:
+                others = [o.positive for o in order if o.positive != r.positive] or [r.query]
+                col.append(others[rng.randrange(len(others))])
+        columns[f"negative_{j + 1}"] = col
+    return columns
 
 
 def fit_cross_encoder(
@@ -82,10 +109,19 @@ def fit_cross_encoder(
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-    examples = labelled_examples(rows, config.negatives, config.seed)
-    queries, passages, labels = (list(column) for column in zip(*examples, strict=True))
-    data = Dataset.from_dict({"query": queries, "passage": passages, "label": labels})
     model = CrossEncoder(base, num_labels=1, max_length=config.max_length, device="cpu")
+    if config.loss == "listwise":
+        from sentence_transformers.cross_encoder.losses import MultipleNegativesRankingLoss
+
+        data = Dataset.from_dict(listwise_columns(rows, config.negatives, config.seed))
+        loss: Any = MultipleNegativesRankingLoss(model, num_negatives=IN_BATCH_NEGATIVES)
+        n_examples = len(data) * (1 + config.negatives + IN_BATCH_NEGATIVES)
+    else:
+        examples = labelled_examples(rows, config.negatives, config.seed)
+        queries, passages, labels = (list(column) for column in zip(*examples, strict=True))
+        data = Dataset.from_dict({"query": queries, "passage": passages, "label": labels})
+        loss = BinaryCrossEntropyLoss(model)
+        n_examples = len(examples)
     from transformers import PrinterCallback, ProgressCallback
 
     from ragtune.tune.training.callbacks import LossBar
@@ -111,9 +147,7 @@ def fit_cross_encoder(
         def add_model_card_callback(self, default_args_dict: dict[str, Any]) -> None:
             """No hub model card: its callback scores widget examples at start (a progress bar, seconds of work)."""
 
-    trainer = Trainer(
-        model=model, args=args, train_dataset=data, loss=BinaryCrossEntropyLoss(model), callbacks=list(callbacks)
-    )
+    trainer = Trainer(model=model, args=args, train_dataset=data, loss=loss, callbacks=list(callbacks))
     for default in (PrinterCallback, ProgressCallback):  # a line per logged step; LossBar instead
         trainer.remove_callback(default)
     if progress:
@@ -122,7 +156,7 @@ def fit_cross_encoder(
     out = trainer.train()
     losses = [(int(h["step"]), float(h["loss"])) for h in trainer.state.log_history if "loss" in h]
     figures = {
-        "examples": len(examples),
+        "examples": n_examples,
         "rows": len(rows),
         "steps": int(trainer.state.global_step),
         "seconds": round(time.perf_counter() - started, 2),
