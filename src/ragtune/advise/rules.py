@@ -302,15 +302,14 @@ def retriever_vs_generator_tuning(s: Situation) -> Finding | None:
     else:
         verdict = f"{said}; no fine-tuned generator was measured to compare with"
     if plain is not None and plain.quality is not None:
-        gain = (
-            "significantly above"
-            if s.better(best.name, plain.name)
-            else ("significantly below" if s.better(plain.name, best.name) else "not significantly different from")
-        )
-        verdict += (
-            f"; against untuned {plain.name} ({plain.quality:.2f}, recall@5 {_num(plain.retrieval_recall)}) "
-            f"it is {gain}"
-        )
+        if s.better(best.name, plain.name):
+            gain = "significantly better"
+        elif s.better(plain.name, best.name):
+            gain = "significantly worse"
+        else:
+            gain = "no significant difference"
+        recall = _num(plain.retrieval_recall)
+        verdict += f"; against untuned {plain.name} ({plain.quality:.2f}, recall@5 {recall}): {gain}"
     return Finding("retriever_vs_generator_tuning", verdict)
 
 
