@@ -1197,7 +1197,7 @@ def retriever_tuning(r: dict[str, Any]) -> list[str]:
         "`ragtune tune-retriever` + `ragtune kb reembed` on SciFact: pairs from the **train** split only (its queries "
         f"and qrels) plus title pairs from the corpus — {p['pairs']:,} pairs ({sources}); {p['leaking']} dropped as "
         f"test questions (the `data check` leakage test), {p['duplicates']} duplicates; {p['with_negatives']:,} with a "
-        f"hard negative mined from the KB's hybrid search. MultipleNegativesRanking loss, {cfg['epochs']:g} epoch, "
+        f"hard negative mined from the KB's hybrid search. MultipleNegativesRanking loss, {cfg['epochs']:g} epoch(s), "
         f"batch {cfg['batch_size']}, learning rate {cfg['learning_rate']:g}, {t['precision']}: **{t['steps']} steps in "
         f"{t['seconds']:.0f} s** on this machine's cores; re-embedding {sf['reembed']['chunks_embedded']:,} chunks "
         f"took {sf['reembed']['seconds']:.0f} s. Test split (300 queries), before → after:",
