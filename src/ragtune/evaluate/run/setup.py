@@ -50,16 +50,10 @@ def training_facts(kb: KnowledgeBase, spec: str) -> dict[str, Any] | None:
     parsed = ModelSpec.parse(spec)
     if parsed.scheme != "ft":
         return None
-    from ragtune.tune.registry import ModelRegistry
-
-    with ModelRegistry.open(kb.path) as registry:
-        model = registry.get(parsed.name)
-    result: dict[str, Any] = {}
-    if model.run_id:
-        # metrics.json is the finished run's TrainResult (train_seconds, tokens_per_s, ...).
-        metrics = Path(kb.path) / "runs" / model.run_id / "metrics.json"
-        if metrics.exists():
-            result = json.loads(metrics.read_text(encoding="utf-8"))
+    found = _registered_run(kb, parsed.name)
+    if found is None:
+        return None
+    model, result = found
     return {
         "model": model.name,
         "base": model.base,
@@ -75,17 +69,10 @@ def training_facts(kb: KnowledgeBase, spec: str) -> dict[str, Any] | None:
 def retriever_facts(kb: KnowledgeBase, name: str) -> dict[str, Any] | None:
     """Training seconds and pairs of the registered retriever model ``name`` (a ``tune-retriever`` embedder or a
     ``tune-reranker`` cross-encoder); None when the registry has no such model (e.g. ``cross-encoder:PATH``)."""
-    from ragtune.tune.registry import ModelRegistry
-
-    with ModelRegistry.open(kb.path) as registry:
-        if not registry.exists(name):
-            return None
-        model = registry.get(name)
-    result: dict[str, Any] = {}
-    if model.run_id:
-        metrics = Path(kb.path) / "runs" / model.run_id / "metrics.json"
-        if metrics.exists():
-            result = json.loads(metrics.read_text(encoding="utf-8"))
+    found = _registered_run(kb, name)
+    if found is None:
+        return None
+    model, result = found
     return {
         "model": model.name,
         "kind": model.kind,
@@ -95,6 +82,20 @@ def retriever_facts(kb: KnowledgeBase, name: str) -> dict[str, Any] | None:
         "train_seconds": result.get("train_seconds"),
         "examples": int(result.get("pairs") or _count_lines(model.data_path)),
     }
+
+
+def _registered_run(kb: KnowledgeBase, name: str) -> tuple[Any, dict[str, Any]] | None:
+    """The registered model ``name`` and its finished run's ``metrics.json`` (train_seconds, ...; {} when the run
+    left none); None when the registry has no such model."""
+    from ragtune.tune.registry import ModelRegistry
+
+    with ModelRegistry.open(kb.path) as registry:
+        if not registry.exists(name):
+            return None
+        model = registry.get(name)
+    metrics = Path(kb.path) / "runs" / model.run_id / "metrics.json" if model.run_id else None
+    result = json.loads(metrics.read_text(encoding="utf-8")) if metrics is not None and metrics.exists() else {}
+    return model, result
 
 
 def _count_lines(path: str | None) -> int:
