@@ -246,6 +246,25 @@ def test_sources_unused_caveat_says_what_to_try() -> None:
     assert "sources_unused" in [f.rule for f in grounded.reasons]  # citation recall 0.0 alone still fires
 
 
+def test_lenient_quality_metric_caveat_when_facts_separate_what_quality_does_not() -> None:
+    def summary(base_facts_ci: list[float]) -> dict[str, Any]:
+        return {
+            "strategies": {
+                "rag": {"quality": 0.60, "quality_ci": [0.54, 0.66], "facts": 0.27, "facts_ci": [0.16, 0.41]},
+                "base": {"quality": 0.54, "quality_ci": [0.49, 0.60], "facts": 0.0, "facts_ci": base_facts_ci},
+            }
+        }
+
+    fired = advise(Constraints(), load_measurements(summary([0.0, 0.0])))
+    (caveat,) = [f for f in fired.reasons if f.rule == "quality_metric_lenient"]
+    assert "rag vs base: quality 0.60 vs 0.54 (intervals overlap), facts stated 0.27 [0.16, 0.41] vs 0.00" in (
+        caveat.message
+    )
+    assert "--quality facts" in caveat.message and not caveat.excluded and caveat.chosen is None
+    overlapping_facts = advise(Constraints(), load_measurements(summary([0.0, 0.2])))
+    assert "quality_metric_lenient" not in [f.rule for f in overlapping_facts.reasons]
+
+
 def test_retriever_tuning_is_weighed_against_generator_tuning() -> None:
     def summary(tuned_ret: float, ci: list[float], setup: float) -> dict[str, Any]:
         return {

@@ -87,7 +87,9 @@ class MeasuredStrategy:
     None: not known) and ``docs_changed`` how many documents changed since its training version.
     ``groundedness``, ``citation_recall`` and ``retrieval_recall`` (recall@5) say whether a retrieval strategy's
     answers use what it retrieved. ``retriever_tuned`` says its retriever was trained on the team's data (a tuned
-    embedder or a trained reranker; derived from the ``+tuned-retriever``/``+rerank`` names).
+    embedder or a trained reranker; derived from the ``+tuned-retriever``/``+rerank`` names). ``facts`` (with
+    ``facts_ci``) is the share of answers stating every number of the reference — the strict check beside a
+    lenient ``quality`` such as semantic similarity.
     """
 
     name: str
@@ -112,6 +114,8 @@ class MeasuredStrategy:
     citation_recall: float | None = None
     retrieval_recall: float | None = None
     retriever_tuned: bool | None = None
+    facts: float | None = None
+    facts_ci: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.retrieval is None:
@@ -143,7 +147,7 @@ def _value(name: str, key: str, raw: Any) -> Any:
         if not isinstance(raw, bool):
             raise ConfigError(f"{where} = {raw!r}: expected true or false")
         return raw
-    if key == "quality_ci":
+    if key in ("quality_ci", "facts_ci"):
         pair = [raw.get("low"), raw.get("high")] if isinstance(raw, Mapping) else raw
         if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(x, (int, float)) for x in pair):
             raise ConfigError(f'{where} = {raw!r}: expected [low, high] or {{"low", "high"}}')

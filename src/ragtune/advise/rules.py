@@ -273,6 +273,38 @@ def sources_unused(s: Situation) -> Finding | None:
     )
 
 
+def _overlap(x: tuple[float, float], y: tuple[float, float]) -> bool:
+    return x[0] <= y[1] and y[0] <= x[1]
+
+
+def quality_metric_lenient(s: Situation) -> Finding | None:
+    """A retrieval strategy and its closed-book twin (rag ↔ base, hybrid ↔ ft) have overlapping quality intervals,
+    but on the facts check (every number of the reference stated) the retrieval strategy's interval lies above
+    → the quality metric credits fluent answers with wrong facts; say so and how to rank by facts."""
+    found = []
+    for m in s.strategies.values():
+        closed = s.strategies.get("ft" if m.tuned else "base")
+        if not m.retrieval or closed is None or closed.retrieval:
+            continue
+        if m.quality_ci is None or closed.quality_ci is None or m.facts_ci is None or closed.facts_ci is None:
+            continue
+        if _overlap(m.quality_ci, closed.quality_ci) and m.facts_ci[0] > closed.facts_ci[1]:
+            found.append(
+                f"{m.name} vs {closed.name}: quality {_num(m.quality)} vs {_num(closed.quality)} (intervals overlap), "
+                f"facts stated {_num(m.facts)} [{m.facts_ci[0]:.2f}, {m.facts_ci[1]:.2f}] vs {_num(closed.facts)} "
+                f"[{closed.facts_ci[0]:.2f}, {closed.facts_ci[1]:.2f}]"
+            )
+    if not found:
+        return None
+    return Finding(
+        "quality_metric_lenient",
+        "the quality metric does not separate answers with the right facts from fluent ones with wrong facts: "
+        + "; ".join(found)
+        + ". The closed-book answers sound right but state other numbers; when your answers turn on prices, limits "
+        "or dates, rank by the facts (`ragtune compare --quality facts`)",
+    )
+
+
 def _setup(m: MeasuredStrategy) -> str:
     return f"setup {m.setup_seconds / 60:.1f} min" if m.setup_seconds < 3600 else f"setup {_hours(m.setup_seconds)}"
 
@@ -320,5 +352,6 @@ def _num(value: float | None) -> str:
 CAVEATS: tuple[Callable[[Situation], Finding | None], ...] = (
     stale_fine_tuned_model,
     sources_unused,
+    quality_metric_lenient,
     retriever_vs_generator_tuning,
 )

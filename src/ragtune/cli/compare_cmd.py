@@ -80,9 +80,10 @@ def _shares(value: str) -> tuple[float, ...]:
 @click.option(
     "--quality",
     "quality_metric",
-    type=click.Choice(["semantic", "f1", "em", "judge"]),
+    type=click.Choice(["semantic", "facts", "f1", "em", "judge"]),
     default=None,
-    help="The metric called quality (default: judge with --judge, else semantic).",
+    help="The metric called quality (default: judge with --judge, else semantic). facts: the answer states every "
+    "number of the reference (prices, limits, dates), for eval sets whose answers turn on them.",
 )
 @click.option("--limit", type=int, default=None, help="Only the first N questions (a quick look).")
 @click.option("--at", type=int, default=None, help="Answer from KB version V (default: latest).")

@@ -13,10 +13,12 @@ from ragtune.evaluate.metrics.answer import (
     citation_scores,
     decline_outcome,
     exact_match,
+    facts_stated,
     is_decline,
     semantic_similarity,
     squad_normalize,
     squad_scores,
+    stated_numbers,
     strip_citations,
     token_f1,
 )
@@ -99,6 +101,22 @@ def test_semantic_similarity_with_the_real_embedder(embedder: Embedder) -> None:
 
 
 # --- citations -----------------------------------------------------------------------------------------------
+
+
+def test_stated_numbers_are_normalized() -> None:
+    assert stated_numbers("The Team plan costs $12.00 per user per month [1].") == {"12"}
+    assert stated_numbers("1,000 files of 12.50 MB; two seats; steps 3,4") == {"1000", "12.5", "2", "3", "4"}
+    assert stated_numbers("Trash keeps files for thirty days.") == {"30"}
+    assert stated_numbers("No number here.") == set()
+
+
+def test_facts_stated_needs_every_number_of_a_reference() -> None:
+    ref = ["The Team plan costs $12 per user per month, or $120 per year."]
+    assert facts_stated("It is $12 a month or $120 a year [1].", ref) == 1.0
+    assert facts_stated("The Team plan costs $12 per user per month.", ref) == 0.0  # half the facts
+    assert facts_stated("The Team plan costs $100 per user per month, or $1,200 per year.", ref) == 0.0  # fluent
+    assert facts_stated("twelve dollars", ["$12", "$15"]) == 1.0  # the best reference
+    assert facts_stated("Yes, you can.", ["Yes, owners can export the workspace."]) is None  # does not apply
 
 
 def test_citation_precision_and_recall() -> None:
@@ -294,6 +312,7 @@ def test_score_answers_applies_the_conventions() -> None:
     assert first["citation_precision"] == 1.0 and first["groundedness"] == 1.0 and first["judge"] == 1.0
     assert first["mrr"] == 1.0 and first["recall@1"] == 1.0
     assert second["em"] == second["f1"] == second["semantic"] == second["judge"] == 1.0  # declining is right
+    assert first["facts"] == 1.0 and second["facts"] == 1.0 and third["facts"] == 0.0  # $99 is not twelve
     assert second["correct_decline"] is True and second["groundedness"] is None and second["mrr"] is None
     assert third["judge"] is None and third["judge_unparseable"] is True
     assert third["groundedness"] == 0.0  # cites [1] but no passage was given for it

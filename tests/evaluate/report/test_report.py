@@ -415,15 +415,20 @@ def test_cli_report(tmp_path: Path) -> None:
 def test_retrieval_reading_explains_overlapping_intervals_with_a_significant_paired_difference() -> None:
     from ragtune.evaluate.report.reading import retrieval_readings
 
-    def entry(q: tuple[float, float, float], f1: tuple[float, float, float], **kw: float) -> dict[str, Any]:
-        metrics = {name: {"mean": v[0], "ci_low": v[1], "ci_high": v[2]} for name, v in (("quality", q), ("f1", f1))}
+    def entry(
+        q: tuple[float, float, float], f1: tuple[float, float, float], facts: tuple[float, float, float], **kw: float
+    ) -> dict[str, Any]:
+        pairs = (("quality", q), ("f1", f1), ("facts", facts))
+        metrics = {name: {"mean": v[0], "ci_low": v[1], "ci_high": v[2]} for name, v in pairs}
         return {"status": "ok", "metrics": metrics, **kw}
 
     summary = {
         "quality_metric": "semantic",
         "strategies": {
-            "rag": entry((0.61, 0.55, 0.67), (0.31, 0.25, 0.36), groundedness=0.53, citation_recall=0.8),
-            "base": entry((0.54, 0.49, 0.60), (0.18, 0.15, 0.22)),
+            "rag": entry(
+                (0.61, 0.55, 0.67), (0.31, 0.25, 0.36), (0.27, 0.16, 0.41), groundedness=0.53, citation_recall=0.8
+            ),
+            "base": entry((0.54, 0.49, 0.60), (0.18, 0.15, 0.22), (0.0, 0.0, 0.0)),
             "ft": {"status": "not_run"},
         },
         "comparisons": [
@@ -436,11 +441,16 @@ def test_retrieval_reading_explains_overlapping_intervals_with_a_significant_pai
                 "ci_high": -0.024,
                 "significant": True,
             },
+            {"a": "base", "b": "rag", "metric": "facts", "diff": -0.27, "ci_low": -0.4, "ci_high": -0.15,
+             "significant": True},
         ],
-    }
+    }  # fmt: skip
     (reading,) = retrieval_readings(summary)
     assert reading.startswith("rag vs base (semantic): 0.61 [0.55, 0.67] vs 0.54 [0.49, 0.60]")
     assert "+0.066 [+0.024, +0.112], significant" in reading and "intervals overlap although" in reading
     assert "token F1 0.31 [0.25, 0.36] vs 0.18 [0.15, 0.22] (intervals apart" in reading
     assert "groundedness 0.53, citation recall 0.80" in reading
+    assert "facts stated 0.27 [0.16, 0.41] vs 0.00 [0.00, 0.00] (intervals apart; paired +0.270 [+0.150, +0.400]" in (
+        reading
+    )
     assert retrieval_readings({"strategies": {"rag": summary["strategies"]["rag"]}}) == []

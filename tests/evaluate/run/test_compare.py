@@ -68,6 +68,9 @@ def test_compare_runs_measures_and_reports(setup: dict[str, Any], tiny_model: Pa
         c for c in summary["comparisons"] if {c["a"], c["b"]} == {"base", "rag-extractive"} and c["metric"] == "quality"
     )
     assert diff["significant"]
+    # The facts check: the extractive answer quotes the billing page's prices, the tiny model states none of them.
+    assert s["rag-extractive"]["facts"] > s["base"]["facts"] and len(s["base"]["facts_ci"]) == 2
+    assert any(c["metric"] == "facts" for c in summary["comparisons"])
     for name in ("base", "rag", "rag-extractive"):
         row = s[name]
         lo, hi = row["quality_ci"]
@@ -96,10 +99,12 @@ def test_compare_cli_json_and_unknown_strategy(setup: dict[str, Any]) -> None:
     runner = CliRunner()
     out = setup["dir"] / "cli-results"
     args = ["compare", "--eval", str(setup["eval"]), "--out", str(out), "--strategies", "rag-extractive"]
-    result = runner.invoke(cli, [*args, "--json", "--resamples", "200", "--no-report"])
+    result = runner.invoke(cli, [*args, "--json", "--resamples", "200", "--no-report", "--quality", "facts"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert list(summary["strategies"]) == ["rag-extractive"]
+    assert list(summary["strategies"]) == ["rag-extractive"] and summary["quality_metric"] == "facts"
+    entry = summary["strategies"]["rag-extractive"]
+    assert entry["quality"] == entry["facts"] == entry["metrics"]["facts"]["mean"]
     assert (out / "summary.json").exists() and not (out / "report.md").exists()
     bad = runner.invoke(cli, ["compare", "--eval", str(setup["eval"]), "--out", str(out), "--strategies", "nope"])
     assert bad.exit_code != 0

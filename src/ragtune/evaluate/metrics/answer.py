@@ -1,4 +1,4 @@
-"""Per-answer metrics: SQuAD EM/F1, semantic similarity, citation precision/recall, declining.
+"""Per-answer metrics: SQuAD EM/F1, semantic similarity, facts stated, citation precision/recall, declining.
 
 Every function is pure and returns plain values (floats, bools, ``None`` where a metric does not apply to a
 question), so per-answer results serialise to JSON as they are. Groundedness lives in
@@ -123,6 +123,40 @@ def semantic_similarity(
             continue
         out.append(max(float(vectors[answer] @ vectors[r]) for r in refs))
     return out
+
+
+# --- facts stated ---------------------------------------------------------------------------------------------
+
+# A number as written: 1,000 / 12.50 / 30 (thousands commas only in groups of three, so "3,4" is two numbers)
+_NUMBER = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_SMALL = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate([*_SMALL.split(), "seventeen", "eighteen", "nineteen", "twenty"])}
+_NUMBER_WORDS |= {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "ninety": "90", "hundred": "100"}
+_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+
+
+def stated_numbers(text: str) -> set[str]:
+    """The numbers a text states, normalized: ``"1,000"`` → ``1000``, ``"$12.50"`` → ``12.5``, ``"12.00"`` →
+    ``12``, and number words up to twenty and the round tens ("two" → ``2``). Citation markers are ignored."""
+    plain = _WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], strip_citations(text))
+    out = set()
+    for m in _NUMBER.findall(plain):
+        n = m.replace(",", "")
+        if "." in n:
+            n = n.rstrip("0").rstrip(".")
+        out.add(n)
+    return out
+
+
+def facts_stated(answer: str, references: Sequence[str]) -> float | None:
+    """1.0 when the answer states every number of a reference (the prices, limits, days, counts a help-center
+    answer turns on), else 0.0; the maximum over references. None when no reference states a number: the
+    check does not apply. Stricter than semantic similarity, which scores "$100 per user" close to "$12 per user"."""
+    wanted = [nums for r in references if (nums := stated_numbers(r))]
+    if not wanted:
+        return None
+    have = stated_numbers(answer)
+    return max(float(nums <= have) for nums in wanted)
 
 
 # --- citations -----------------------------------------------------------------------------------------------

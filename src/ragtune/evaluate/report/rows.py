@@ -225,6 +225,11 @@ def build_sections(summary: dict[str, Any]) -> list[Section]:
         b.row(f"Answer quality ({qm})", f"mean {qm} per question, 95% bootstrap CI", lambda n, e: quality_text(e)),
         b.row("Exact match", "SQuAD v1.1 normalisation, vs the reference answer", lambda n, e: metric_text(e, "em")),
         b.row("Token F1", "SQuAD v1.1 token overlap with the reference", lambda n, e: metric_text(e, "f1")),
+        b.row(
+            "Facts stated",
+            "answers stating every number of the reference (questions whose reference has one)",
+            lambda n, e: metric_text(e, "facts", with_ci=True),
+        ),
         b.row("LLM judge", "judge model's grade, scaled to 0–1", lambda n, e: metric_text(e, "judge")),
         b.row(
             "Citation precision",

@@ -42,8 +42,9 @@ if TYPE_CHECKING:
     from ragtune.knowledge_base import KnowledgeBase
 
 FORMAT = 1
-# Paired differences are computed for the two axes of the choice: facts (quality) and voice (style).
-HEADLINE = ("quality", "style_similarity")
+# Paired differences are computed for the two axes of the choice — correctness (quality, and the stricter facts
+# check when quality is another metric) and voice (style).
+HEADLINE = ("quality", "facts", "style_similarity")
 
 
 @dataclass
@@ -133,7 +134,7 @@ def run_comparison(
         if plan.name in records_by:
             results[plan.name] = _summarise(plan, records_by[plan.name], setups[plan.name], sheet, opts)
             results[plan.name].update(_staleness(kb, plan))
-    comparisons = _comparisons(records_by, opts)
+    comparisons = _comparisons(records_by, opts, quality_metric)
     stages["summary"] = time.perf_counter() - t
 
     freshness = None
@@ -254,6 +255,7 @@ def _summarise(
         stage: _percentiles([t[stage] for t in timed if stage in t]) for stage in ("retrieve", "generate", "total")
     }
     quality = metrics.get("quality", {})
+    facts = metrics.get("facts", {})
     costs = [r["cost"] for r in ok if r["cost"] is not None]
     style = metrics.get("style_similarity", {}).get("mean")
     return {
@@ -268,6 +270,8 @@ def _summarise(
         "metrics": metrics,
         "quality": quality.get("mean"),
         "quality_ci": [quality.get("ci_low"), quality.get("ci_high")],
+        "facts": facts.get("mean"),
+        "facts_ci": [facts.get("ci_low"), facts.get("ci_high")] if facts else None,
         "latency_ms": latency,
         "latency_p50_ms": latency["total"]["p50"],
         "latency_p95_ms": latency["total"]["p95"],
@@ -315,10 +319,13 @@ def _staleness(kb: KnowledgeBase, plan: Planned) -> dict[str, Any]:
     }
 
 
-def _comparisons(records_by: dict[str, list[dict[str, Any]]], opts: CompareOptions) -> list[dict[str, Any]]:
+def _comparisons(
+    records_by: dict[str, list[dict[str, Any]]], opts: CompareOptions, quality_metric: str
+) -> list[dict[str, Any]]:
     out = []
+    headline = [m for m in HEADLINE if m != quality_metric]  # quality already is that metric
     for a, b in itertools.combinations(records_by, 2):
-        for metric in HEADLINE:
+        for metric in headline:
             xa = [r["metrics"].get(metric) for r in records_by[a]]
             xb = [r["metrics"].get(metric) for r in records_by[b]]
             d = paired_bootstrap(xa, xb, names=(a, b), n_resamples=opts.n_resamples, seed=opts.seed)

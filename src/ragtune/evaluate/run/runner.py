@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ragtune.rag import Answer
     from ragtune.rag.strategies import Strategy
 
-QUALITY_METRICS = ("semantic", "f1", "em", "judge")
+QUALITY_METRICS = ("semantic", "facts", "f1", "em", "judge")
 
 
 def run_strategy(

@@ -22,6 +22,7 @@ from ragtune.evaluate.metrics.answer import (
     EmbedFn,
     citation_scores,
     decline_outcome,
+    facts_stated,
     is_decline,
     semantic_similarity,
     squad_scores,
@@ -68,7 +69,7 @@ def score_answers(
     decline_phrases: Sequence[str] | None = None,
     recall_ks: Sequence[int] = (1, 5, 10),
 ) -> list[dict[str, Any]]:
-    """Per answer: ``em f1 semantic judge citation_precision citation_recall groundedness declined
+    """Per answer: ``em f1 semantic facts judge citation_precision citation_recall groundedness declined
     correct_decline false_decline style_similarity style_rules failed_rules recall@k mrr ndcg@10``
     (+ ``judge_reply``, ``judge_unparseable`` when judged). Metrics without their input (no embedder, no
     judge, no style, closed book) are None."""
@@ -77,13 +78,14 @@ def score_answers(
     answerable = [(i, c) for i, c in enumerate(cases) if not c.unanswerable and c.references]
     rows: list[dict[str, Any]] = []
     for c, dec in zip(cases, declined, strict=True):
-        row: dict[str, Any] = {"em": None, "f1": None, "semantic": None, "judge": None}
+        row: dict[str, Any] = {"em": None, "f1": None, "semantic": None, "facts": None, "judge": None}
         if c.unanswerable:
-            row.update(dict.fromkeys(("em", "f1", "semantic"), float(dec)))
+            row.update(dict.fromkeys(("em", "f1", "semantic", "facts"), float(dec)))
             if judge is not None:
                 row["judge"] = float(dec)
         elif c.references:
             row.update(squad_scores(strip_citations(c.answer), c.references))
+            row["facts"] = facts_stated(c.answer, c.references)
         cites = citation_scores(c.cited_doc_ids, c.reference_sources) if not c.unanswerable else {}
         row["citation_precision"] = cites.get("precision")
         row["citation_recall"] = cites.get("recall")
