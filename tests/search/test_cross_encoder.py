@@ -51,6 +51,32 @@ def test_rerank_reorders_by_the_cross_encoder_and_keeps_k(
     assert [p.chunk_id for p in reranked] == [p.chunk_id for p in best]
 
 
+def test_blend_mixes_scaled_scores_and_keeps_fusion_order_monotone() -> None:
+    from ragtune.search.cross_encoder import blend_scores, monotone
+
+    assert blend_scores([3.0, 2.0, 1.0], [0.0, 5.0, 10.0], 0.0) == [1.0, 0.5, 0.0]  # fusion alone
+    assert blend_scores([3.0, 2.0, 1.0], [0.0, 5.0, 10.0], 1.0) == [0.0, 0.5, 1.0]  # the cross-encoder alone
+    assert blend_scores([3.0, 2.0, 1.0], [0.0, 5.0, 10.0], 0.5) == [0.5, 0.5, 0.5]
+    assert blend_scores([1.0, 1.0], [2.0, 1.0], 0.5) == [0.5, 0.0]  # equal scores scale to 0, not a division error
+    # exact evidence moved a low-scoring passage first: it counts the best score behind it
+    assert monotone([0.2, 0.9, 0.5, 0.7]) == [0.9, 0.9, 0.7, 0.7]
+
+
+def test_the_blend_weight_is_read_from_the_model_folder(tmp_path: Path) -> None:
+    from ragtune.search.cross_encoder import CrossEncoderReranker, blend_weight
+
+    assert blend_weight(tmp_path) == 1.0  # an outside cross-encoder reranks alone
+    (tmp_path / "ragtune.json").write_text('{"run_id": "r", "blend_weight": 0.35}')
+    assert blend_weight(tmp_path) == 0.35
+    (tmp_path / "ragtune.json").write_text('{"blend_weight": 0}')
+    passages = [object(), object()]
+    # share 0: the order stays fusion's and the model is never loaded (there is none in this folder)
+    assert CrossEncoderReranker(str(tmp_path)).rerank(Query("x"), passages) is passages  # type: ignore[arg-type]
+    (tmp_path / "ragtune.json").write_text('{"blend_weight": 2}')
+    with pytest.raises(SearchError, match=r"ragtune.json: blend_weight must be a number in \[0, 1\]"):
+        blend_weight(tmp_path)
+
+
 def test_missing_cross_encoder_is_a_clear_error(tmp_path: Path) -> None:
     reranker = reranker_named(f"cross-encoder:{tmp_path / 'nope'}", Settings().search)
     with pytest.raises(SearchError, match="no model directory"):

@@ -70,3 +70,18 @@ def test_examples_and_settings() -> None:
         RerankerTrainConfig(max_length=4).check()
     with pytest.raises(ConfigError, match="no training rows"):
         train_cross_encoder([], Path("unused"))
+
+
+def test_the_blend_weight_is_chosen_on_held_out_search() -> None:
+    from ragtune.tune.training.reranker import CandidateList, blended_mrr, choose_blend
+
+    # Fusion puts the answer a close second (scaled 0.875 vs 1), the cross-encoder first: a share above 1/9 wins.
+    helps = [CandidateList((0.9, 0.8, 0.1), (0.0, 1.0, 0.2), (False, True, False))] * 3
+    weight, mrr = choose_blend(helps)
+    assert mrr == {"fused": 0.5, "reranked": 1.0, "blended": 1.0} and weight == 0.15  # the smallest on the grid
+    # A cross-encoder that ranks the answer last: fusion alone (share 0) is kept.
+    hurts = [CandidateList((0.9, 0.8, 0.1), (1.0, 0.0, 0.5), (True, False, False))]
+    assert choose_blend(hurts)[0] == 0.0
+    # A question whose answer was not retrieved counts 0 at every share.
+    missed = CandidateList((0.9, 0.1), (0.1, 0.9), (False, False))
+    assert blended_mrr([*helps[:1], missed], 1.0) == 0.5

@@ -152,10 +152,16 @@ def test_tune_reranker_command_trains_registers_and_is_selected_by_name(tmp_path
     assert (model.kind, model.method, model.spec) == ("reranker", "cross-encoder", "help-reranker")
     assert model.data_sha256 == file_sha256(out["training"]["data_path"] if "data_path" in out["training"] else
                                             Path(out["training"]["run_dir"]) / "pairs.jsonl")  # fmt: skip
+    # Held-out questions, searched as the KB searches now, chose how much the reranker's score counts.
+    metrics = out["training"]["metrics"]
+    weight = json.loads((kb_dir / "rerankers" / "help-reranker" / "ragtune.json").read_text())["blend_weight"]
+    assert weight == metrics["blend_weight"] and 0.0 <= weight <= 1.0
+    assert metrics["val_search_mrr_blended"] >= max(metrics["val_search_mrr_fused"], metrics["val_search_mrr_reranked"])
     reranked = Settings().replace("search", rerank="help-reranker")
     with KnowledgeBase.open(kb_dir, settings=reranked, embedder=embedder) as kb:
         found = kb.retrieve(Query("How long is the free trial?", k=3)).passages
-        assert all("rerank" in p.scores for p in found)
+        # share 0: the reranker added nothing on held-out questions, so it is not run at all
+        assert all(("rerank" in p.scores) == (weight > 0) for p in found)
         assert load_strategies(kb, config={})["rag-extractive+rerank"].spec.rerank == "help-reranker"
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0 and "already exists" in str(again.exception)

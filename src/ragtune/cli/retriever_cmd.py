@@ -237,7 +237,7 @@ def tune_reranker(
       ragtune tune-reranker --labels eval-train.jsonl --eval eval.jsonl --name support-reranker
     """
     from ragtune.embed.base import resolve_model_path
-    from ragtune.tune.retriever import train_reranker
+    from ragtune.tune.retriever import search_candidates, train_reranker
     from ragtune.tune.training.reranker import RerankerTrainConfig
 
     kb = open_kb(kb_path)
@@ -249,8 +249,10 @@ def tune_reranker(
     progress = show_progress() and not quiet and not as_json
     pairs, summary = _pairs(kb, progress, as_json, **pair_opts)
     base_spec = base or kb.settings.embed.model
+    depth = kb.settings.search.rerank_depth
     result = train_reranker(pairs, resolve_model_path(kb.resolve_embedder(base_spec)), config, name=name,
-                            kb_dir=kb.path, kb_version=kb.head, quiet=not progress, tags=tags)  # fmt: skip
+                            kb_dir=kb.path, kb_version=kb.head, quiet=not progress, tags=tags,
+                            candidates=search_candidates(kb.retriever, depth))  # fmt: skip
     if as_json:
         emit_json({"pairs": summary, "training": result.as_dict()})
         return
@@ -261,11 +263,17 @@ def tune_reranker(
             f"Held-out queries ({result.val_pairs} pairs): MRR of the answer among its mined candidates "
             f"{m['base_val_candidate_mrr']:.3f} (embedder) → {m['val_candidate_mrr']:.3f} (reranker)"
         )
-        if m["val_candidate_mrr"] <= m["base_val_candidate_mrr"]:
+    if "blend_weight" in m:
+        click.echo(
+            f"Held-out search ({depth} candidates): MRR {m['val_search_mrr_fused']:.3f} as searched, "
+            f"{m['val_search_mrr_reranked']:.3f} reranked alone, {m['val_search_mrr_blended']:.3f} blended with "
+            f"the reranker's share at {m['blend_weight']:.2f} (saved with the model)"
+        )
+        if m["blend_weight"] == 0.0:
             click.echo(
-                "Warning: the reranker orders held-out candidates no better than the embedder does; turning it on "
-                "would likely hurt search. Try more pairs, more epochs or --loss listwise, and check it with "
-                "ragtune compare (rag-extractive+rerank) first.",
+                "Warning: on held-out questions the reranker does not improve the search at any share, so it is "
+                "saved with share 0 and turning it on changes nothing. Try more pairs, more epochs or another "
+                "--loss, and check it with ragtune compare (rag-extractive+rerank).",
                 err=True,
             )
     click.echo(f'Turn it on: [search] rerank = "{result.name}" in ragtune.toml, or compare rag+rerank')

@@ -33,7 +33,7 @@ import random
 import shutil
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +42,20 @@ import numpy as np
 
 from ragtune.embed.base import TUNED_DIR
 from ragtune.errors import ConfigError
+from ragtune.kb.doc_context import indexed_text
+from ragtune.search.passage import Passage
 from ragtune.search.rerank import RERANKER_DIR
 from ragtune.tune.data.pairs import RetrievalPair, write_pairs
 from ragtune.tune.data.similarity import normalize_text
 from ragtune.tune.registry import ModelRegistry, RegisteredModel, check_name
-from ragtune.tune.training.reranker import RerankerTrainConfig, RerankRow, candidate_mrr, fit_cross_encoder
+from ragtune.tune.training.reranker import (
+    CandidateList,
+    RerankerTrainConfig,
+    RerankRow,
+    candidate_mrr,
+    choose_blend,
+    fit_cross_encoder,
+)
 from ragtune.tune.training.rundir import RUNS, kb_root, new_run_id, write_json
 
 EMBEDDERS = TUNED_DIR  # <kb>/embedders/NAME/: the folder knowledge_base.EMBEDDERS_DIRNAME resolves names in
@@ -206,19 +215,33 @@ def train_reranker(
     quiet: bool = False,
     track: bool = True,
     tags: Sequence[str] = (),
+    candidates: Callable[[str], list[Passage]] | None = None,
 ) -> RetrieverResult:
     """Train a cross-encoder reranker from the bi-encoder folder ``base`` on ``pairs`` (positives and their mined
     hard negatives), save it as reranker ``name`` of the KB (``<kb>/rerankers/NAME``: ``[search] rerank = NAME``),
     track the run and register it (kind ``reranker``). Held-out queries measure the MRR of the positive among its
-    mined candidates, as the base embedder orders them and as the reranker does."""
+    mined candidates, as the base embedder orders them and as the reranker does; with ``candidates`` (the KB's
+    search without reranking, ``rerank_depth`` deep) they also choose the blend weight of reranker and fusion
+    scores (:func:`ragtune.tune.training.reranker.choose_blend`), saved with the model."""
     config = config or RerankerTrainConfig()
     config.check()
 
     def fit(*args: Any) -> RetrieverResult:
-        return _fit_reranker(config, *args)
+        return _fit_reranker(config, candidates, *args)
 
     return _train(RERANKER, pairs, base, dataclasses.asdict(config), config.val_share, config.seed, fit, name=name,
                   kb_dir=kb_dir, kb_version=kb_version, quiet=quiet, track=track, tags=tags)  # fmt: skip
+
+
+def search_candidates(retriever: Any, depth: int) -> Callable[[str], list[Passage]]:
+    """A question → the ``depth`` best passages of ``retriever`` (a :class:`ragtune.search.retriever.Retriever`)
+    without any rerank stage: the candidates a reranker of that search will reorder (``train_reranker``'s
+    ``candidates``)."""
+    from ragtune.search.query import Query
+    from ragtune.search.rerank import NoRerank
+
+    plain = retriever.with_reranker(NoRerank())
+    return lambda question: plain.retrieve(Query(question, k=depth)).passages
 
 
 def new_model_dir(root: Path, what: _Kind, name: str) -> Path:
@@ -446,6 +469,7 @@ def _fit(
 
 def _fit_reranker(
     config: RerankerTrainConfig,
+    candidates: Callable[[str], list[Passage]] | None,
     info: dict[str, Any],
     train: list[RetrievalPair],
     val: list[RetrievalPair],
@@ -481,7 +505,13 @@ def _fit_reranker(
             return model.predict([(query, t) for t in texts], show_progress_bar=False)
 
         metrics["val_candidate_mrr"] = candidate_mrr(rerank, held)
-    _save(model, target, {"run_id": info["run_id"], "base": info["base"], "data_sha256": info["data_sha256"]})
+    lineage: dict[str, Any] = {"run_id": info["run_id"], "base": info["base"], "data_sha256": info["data_sha256"]}
+    if val and candidates is not None:
+        lists = [_candidate_list(model, p, candidates(p.query)) for p in val]
+        weight, mrr = choose_blend(lists)
+        lineage["blend_weight"] = weight
+        metrics.update({f"val_search_mrr_{k}": v for k, v in mrr.items()}, blend_weight=weight)
+    _save(model, target, lineage)
     return RetrieverResult(
         run_id=info["run_id"],
         name=info["name"],
@@ -499,6 +529,17 @@ def _fit_reranker(
         mlflow_run_id=mlflow_id,
         loss_history=figures["loss_history"],
     )
+
+
+def _candidate_list(model: Any, pair: RetrievalPair, passages: list[Passage]) -> CandidateList:
+    """A held-out pair's search candidates scored by fusion and by the cross-encoder; a passage answers when its
+    document is one of the pair's (its own chunk when the pair names no document)."""
+    if not passages:
+        return CandidateList((), (), ())
+    texts = [(pair.query, indexed_text(p.context, p.text)) for p in passages]
+    scores = model.predict(texts, show_progress_bar=False)
+    relevant = [(p.doc_id in pair.doc_ids) if pair.doc_ids else p.chunk_id == pair.chunk_id for p in passages]
+    return CandidateList(tuple(p.score for p in passages), tuple(map(float, scores)), tuple(relevant))
 
 
 def _save(model: Any, target: Path, lineage: dict[str, Any]) -> None:

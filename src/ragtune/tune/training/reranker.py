@@ -177,6 +177,43 @@ def candidate_mrr(score: Callable[[str, list[str]], Sequence[float]], rows: Sequ
     return total / len(scored) if scored else float("nan")
 
 
+BLEND_GRID = tuple(i / 20 for i in range(21))  # the cross-encoder's share of the blended score, 0 … 1
+
+
+@dataclass(frozen=True)
+class CandidateList:
+    """One held-out question as the KB's search answered it: fusion's scores (in its order), the cross-encoder's
+    scores of the same passages, and which passages answer the question."""
+
+    fused: tuple[float, ...]
+    reranked: tuple[float, ...]
+    relevant: tuple[bool, ...]
+
+
+def blended_mrr(lists: Sequence[CandidateList], weight: float) -> float:
+    """MRR of the first answering passage when each list is ordered by the blend at ``weight`` (0 for a question
+    whose answer is not among its candidates: no weight can help it, and it still counts)."""
+    from ragtune.search.cross_encoder import blend_scores, monotone
+
+    total = 0.0
+    for c in lists:
+        if not any(c.relevant):
+            continue
+        mixed = blend_scores(monotone(c.fused), c.reranked, weight)
+        order = sorted(range(len(mixed)), key=lambda i: (-mixed[i], i))
+        total += 1.0 / (1 + next(r for r, i in enumerate(order) if c.relevant[i]))
+    return total / len(lists) if lists else float("nan")
+
+
+def choose_blend(lists: Sequence[CandidateList]) -> tuple[float, dict[str, float]]:
+    """The cross-encoder's share (on :data:`BLEND_GRID`) that orders the held-out questions' candidates best, and
+    the MRRs: ``fused`` (weight 0: search as it is), ``reranked`` (weight 1: the cross-encoder alone) and
+    ``blended`` (the chosen weight). Ties go to the smaller weight: less of an unproven model."""
+    mrr = {w: blended_mrr(lists, w) for w in BLEND_GRID}
+    best = max(BLEND_GRID, key=lambda w: (round(mrr[w], 9), -w))
+    return best, {"fused": mrr[0.0], "reranked": mrr[1.0], "blended": mrr[best]}
+
+
 def train_cross_encoder(
     rows: Sequence[RerankRow], out_dir: Path, config: RerankerTrainConfig | None = None, *, progress: bool = True
 ) -> dict[str, Any]:
