@@ -8,7 +8,7 @@ test nDCG@10 and Recall@100 per mode before and after (the protocol of ``beir_sc
 again after the re-embed (it must still score as before: it keeps its own vectors).
 
 Reranker: a cross-encoder trained from the bundled MiniLM weights on the same pairs (with three mined negatives
-each; ``ragtune.tune.retriever.train_reranker``), reordering the 50 best hybrid passages (``[search] rerank_depth``);
+each; ``ragtune.tune.retriever.train_reranker``), reordering the ``[search] rerank_depth`` best hybrid passages (20 by default; 50 before 2026-12-03);
 test nDCG@10 with the base and with the tuned embedder, and the per-query latency it adds (p50/p95 over the test
 queries, hybrid with and without the reranker, measured in the same run).
 

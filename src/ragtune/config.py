@@ -79,7 +79,8 @@ class SearchSettings:
     auto_filter: bool = field(
         default=False, metadata={"help": "map a company/year/document type named in the question to a filter"}
     )
-    rerank_depth: int = field(default=50, metadata={"help": "fused candidates a reranker reads (cross-encoder)"})
+    # 20: a cross-encoder pass per candidate cost 2.7 s per SciFact query at 50 on 2 cores (docs/benchmarks.md)
+    rerank_depth: int = field(default=20, metadata={"help": "fused candidates a reranker reads (cross-encoder)"})
     rerank: str = field(default="none", metadata={"help": "none | cross-encoder:PATH | a registered reranker"})
     exact_first: bool = field(
         default=True,

@@ -90,7 +90,7 @@ class CrossEncoderReranker:
     the cross-encoder's share; default the model's recorded ``blend_weight``). The cross-encoder's own score is
     kept in ``scores["rerank"]``; ``score`` stays fusion's (the answerer's scale)."""
 
-    def __init__(self, path: str, depth: int = 50, batch_size: int = 32, weight: float | None = None) -> None:
+    def __init__(self, path: str, depth: int = 20, batch_size: int = 32, weight: float | None = None) -> None:
         self.path = path
         self.depth = depth
         self.batch_size = batch_size
